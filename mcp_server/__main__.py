@@ -1,0 +1,37 @@
+"""`python -m mcp_server` serves the tools; `python -m mcp_server migrate` applies the migrations."""
+
+import argparse
+import logging
+
+import uvicorn
+
+from mcp_server.db import Database
+from mcp_server.migrate import upgrade
+from mcp_server.server import build_app
+from mcp_server.settings import get_settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m mcp_server", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    command = parser.parse_args().command
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    db = Database.from_settings(settings)
+    if command == "migrate" or settings.mcp_migrate_on_start:
+        upgrade(db.engine)
+    if command == "migrate":
+        db.dispose()
+        return
+    uvicorn.run(
+        build_app(settings, db),
+        host=settings.mcp_host,
+        port=settings.mcp_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()

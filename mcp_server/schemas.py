@@ -1,0 +1,166 @@
+"""The tools' argument types and results: the one source of truth for the schemas clients and models see."""
+
+import datetime as dt
+import unicodedata
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Priority = Literal["low", "medium", "high"]
+Status = Literal["open", "done", "all"]
+SortKey = Literal["created", "due", "priority"]
+Role = Literal["user", "assistant", "tool"]
+
+
+def _printable(value: str) -> str:
+    """Refuse NUL and other control characters (Postgres text cannot hold NUL); tabs and newlines are fine."""
+    for char in value:
+        if char in "\t\n\r":
+            continue
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
+    return value
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line")
+    return value
+
+
+def _tag(value: str) -> str:
+    tag = value.strip().lstrip("#").lower()
+    if not tag:
+        raise ValueError("tags must not be empty")
+    if any(char.isspace() for char in tag):
+        raise ValueError(f"tag {tag!r} must be one word (no spaces)")
+    return tag
+
+
+def _unique_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+UserId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=320),
+    AfterValidator(_printable),
+    Field(description="The signed-in user the call acts for; a tool only ever sees this user's rows."),
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+    AfterValidator(_single_line),
+    Field(description="Short title of the task, 1-200 characters."),
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(_printable),
+    Field(description="Longer notes, up to 2000 characters."),
+]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=32), AfterValidator(_printable), AfterValidator(_tag)
+]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=10, description="Up to 10 one-word tags of at most 32 characters, without '#'."),
+    AfterValidator(_unique_tags),
+]
+TaskNumber = Annotated[
+    int,
+    Field(ge=1, le=2_147_483_647, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
+]
+DueDate = Annotated[dt.date, Field(description="Due date as YYYY-MM-DD.")]
+ConversationId = Annotated[uuid.UUID, Field(description="The conversation's id (a UUID).")]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+    Field(description="Optional client key: retrying a call with the same key returns the first result."),
+]
+SearchText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+]
+MessageContent = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(_printable)]
+
+
+class TaskOut(BaseModel):
+    """A task as every tool returns it; `id` is the per-user number."""
+
+    id: int
+    title: str
+    description: str
+    priority: Priority
+    due_date: dt.date | None
+    tags: list[str]
+    completed: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskOut]
+    total: int = Field(description="How many tasks match the filters, ignoring limit and offset.")
+
+
+class DeletedTask(BaseModel):
+    deleted: bool = True
+    task: TaskOut
+
+
+class ToolCall(BaseModel):
+    """A tool call requested by the assistant, in the OpenAI chat format."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    type: Literal["function"] = "function"
+    function: dict[str, Any]
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: MessageContent = ""
+    tool_calls: Annotated[list[ToolCall], Field(max_length=64)] | None = None
+    tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
+class MessageOut(BaseModel):
+    role: Role
+    content: str
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    created_at: dt.datetime
+
+
+class ConversationOut(BaseModel):
+    conversation_id: uuid.UUID
+    title: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationOut]
+    total: int
+
+
+class ConversationWithMessages(ConversationOut):
+    messages: list[MessageOut] = Field(description="Messages in the order they were written.")
+    total_messages: int
+
+
+class AppendResult(BaseModel):
+    conversation_id: uuid.UUID
+    appended: int
+    total_messages: int
+
+
+class DeletedConversation(BaseModel):
+    deleted: bool = True
+    conversation_id: uuid.UUID

@@ -1,0 +1,128 @@
+"""The MCP server and its HTTP app: tools on /mcp behind a bearer token, health and readiness beside it."""
+
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from mcp.server import MCPServer
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_server.db import Database
+from mcp_server.migrate import head_revision
+from mcp_server.settings import Settings
+from mcp_server.tools import register_conversation_tools, register_task_tools
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Tools for one user's todo list and chat history. Every tool takes user_id and sees only that user's data. "
+    "Tasks are numbered per user (task_id is that number)."
+)
+
+
+def describe_validation_error(tool: str, error: ValidationError) -> str:
+    """One sentence per wrong field, without echoing the rejected values."""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "arguments"
+        problems.append(f"{field}: {item['msg']}")
+    return (
+        f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Nothing was changed; fix them and retry."
+    )
+
+
+class TodoMCPServer(MCPServer[Any]):
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        """Report bad arguments and refused operations as plain sentences, without the SDK's prefix."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(describe_validation_error(name, cause)) from cause
+            if isinstance(cause, ToolError):
+                raise ToolError(str(cause)) from cause
+            raise
+
+
+class StaticTokenVerifier:
+    """Accepts exactly one shared bearer token, compared in constant time."""
+
+    def __init__(self, token: str):
+        self._token = token.encode()
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if hmac.compare_digest(token.encode(), self._token):
+            return AccessToken(token="redacted", client_id="todo-client", scopes=[])
+        return None
+
+
+def build_server(db: Database, settings: Settings) -> TodoMCPServer:
+    mcp = TodoMCPServer(
+        name="todo",
+        title="Todo tasks and conversations",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        token_verifier=StaticTokenVerifier(settings.mcp_auth_token.get_secret_value()),
+        auth=AuthSettings(issuer_url=f"http://localhost:{settings.mcp_port}", resource_server_url=None),
+        log_level=settings.log_level,
+    )
+    register_task_tools(mcp, db)
+    register_conversation_tools(mcp, db)
+
+    @mcp.custom_route("/healthz", methods=["GET"])
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    expected_revision = head_revision()
+
+    @mcp.custom_route("/readyz", methods=["GET"])
+    async def readyz(request: Request) -> Response:
+        try:
+            revision = await anyio.to_thread.run_sync(db.schema_revision)
+        except Exception as exc:  # any failure to reach the database means not ready
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
+        if revision != expected_revision:
+            return JSONResponse(
+                {"ready": False, "reason": f"schema at {revision}, expected {expected_revision}"},
+                status_code=503,
+            )
+        return JSONResponse({"ready": True, "schema": revision})
+
+    return mcp
+
+
+def build_app(settings: Settings, db: Database | None = None) -> Starlette:
+    """The ASGI app: stateless streamable HTTP with JSON responses, so any replica can answer any call."""
+    db = db or Database.from_settings(settings)
+    mcp = build_server(db, settings)
+    app = mcp.streamable_http_app(
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(allowed_hosts=settings.host_patterns),
+    )
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        async with inner_lifespan(app) as state:
+            yield state
+        db.dispose()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,66 @@
+"""Settings of the MCP tool server, read from the environment (one pydantic-settings class)."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Point a plain postgres:// or postgresql:// URL at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: SecretStr = Field(description="Postgres URL, e.g. postgresql://user:pass@host:5432/todo")
+    mcp_auth_token: SecretStr = Field(min_length=16, description="Bearer token every /mcp call must carry")
+    mcp_host: str = "127.0.0.1"
+    mcp_port: int = Field(default=8000, ge=1, le=65535)
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost:*", "127.0.0.1:*"],
+        description="Host headers accepted on /mcp; 'name:*' allows any port",
+    )
+    mcp_migrate_on_start: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_connect_timeout: int = Field(default=3, ge=1, le=60, description="Seconds to wait for a connection")
+    log_level: LogLevel = "INFO"
+
+    @field_validator("mcp_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return sqlalchemy_url(self.database_url.get_secret_value())
+
+    @property
+    def host_patterns(self) -> list[str]:
+        """Allowed Host headers; 'name:*' also admits the bare name (a Host header without a port)."""
+        patterns: list[str] = []
+        for host in self.mcp_allowed_hosts:
+            patterns.append(host)
+            if host.endswith(":*"):
+                patterns.append(host[:-2])
+        return patterns
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # values come from the environment

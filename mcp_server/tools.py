@@ -1,0 +1,258 @@
+"""The MCP tools. Each tool is one typed function: its docstring is its description, its types its schema.
+
+Task tools are offered to the language model; conversation tools are for the UI and never for the model
+(`CONVERSATION_TOOLS` names them so the agent can leave them out).
+"""
+
+import datetime as dt
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server import store
+from mcp_server.db import Database
+from mcp_server.errors import InvalidArguments
+from mcp_server.models import Conversation, Task
+from mcp_server.schemas import (
+    AppendResult,
+    ConversationId,
+    ConversationList,
+    ConversationOut,
+    ConversationWithMessages,
+    DeletedConversation,
+    DeletedTask,
+    Description,
+    DueDate,
+    IdempotencyKey,
+    MessageIn,
+    MessageOut,
+    Priority,
+    SearchText,
+    SortKey,
+    Status,
+    Tag,
+    Tags,
+    TaskList,
+    TaskNumber,
+    TaskOut,
+    Title,
+    UserId,
+)
+
+TASK_TOOLS = ("add_task", "list_tasks", "complete_task", "reopen_task", "update_task", "delete_task")
+CONVERSATION_TOOLS = (
+    "create_conversation",
+    "list_conversations",
+    "get_conversation",
+    "append_messages",
+    "delete_conversation",
+)
+
+READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+CREATE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+CHANGE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+DELETE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+
+Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items.")]
+Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first.")]
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        id=task.number,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,  # type: ignore[arg-type]  # the column's check constraint holds it to Priority
+        due_date=task.due_date,
+        tags=list(task.tags),
+        completed=task.completed,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        completed_at=task.completed_at,
+    )
+
+
+def conversation_out(conversation: Conversation) -> ConversationOut:
+    return ConversationOut(
+        conversation_id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
+
+
+def register_task_tools(mcp: MCPServer, db: Database) -> None:
+    @mcp.tool(title="Add a task", annotations=CREATE)
+    def add_task(
+        user_id: UserId,
+        title: Title,
+        description: Description = "",
+        priority: Priority = "medium",
+        due_date: DueDate | None = None,
+        tags: Tags = [],  # noqa: B006  # pydantic copies defaults; the schema shows []
+        idempotency_key: IdempotencyKey | None = None,
+    ) -> TaskOut:
+        """Add a task to the user's list and return it with its number."""
+        with db.session() as session:
+            task = store.add_task(
+                session,
+                user_id,
+                title=title,
+                description=description,
+                priority=priority,
+                due_date=due_date,
+                tags=tags,
+                idempotency_key=idempotency_key,
+            )
+            return task_out(task)
+
+    @mcp.tool(title="List tasks", annotations=READ)
+    def list_tasks(
+        user_id: UserId,
+        status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
+        priority: Priority | None = None,
+        tag: Tag | None = None,
+        due_before: Annotated[dt.date | None, Field(description="Only tasks due before this date")] = None,
+        overdue: Annotated[bool, Field(description="Only open tasks whose due date has passed")] = False,
+        search: Annotated[SearchText | None, Field(description="Words in the title or description")] = None,
+        sort: Annotated[SortKey, Field(description="created (task number), due, or priority")] = "created",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> TaskList:
+        """List the user's tasks with filters and sorting; returns the page of tasks and the total count."""
+        with db.session() as session:
+            tasks, total = store.list_tasks(
+                session,
+                user_id,
+                status=status,
+                priority=priority,
+                tag=tag,
+                due_before=due_before,
+                overdue=overdue,
+                search=search,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+            return TaskList(tasks=[task_out(task) for task in tasks], total=total)
+
+    @mcp.tool(title="Complete a task", annotations=CHANGE)
+    def complete_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
+        """Mark a task as done."""
+        with db.session() as session:
+            return task_out(store.set_completed(session, user_id, task_id, True))
+
+    @mcp.tool(title="Reopen a task", annotations=CHANGE)
+    def reopen_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
+        """Mark a done task as open again."""
+        with db.session() as session:
+            return task_out(store.set_completed(session, user_id, task_id, False))
+
+    @mcp.tool(title="Update a task", annotations=CHANGE)
+    def update_task(
+        user_id: UserId,
+        task_id: TaskNumber,
+        title: Title | None = None,
+        description: Description | None = None,
+        priority: Priority | None = None,
+        due_date: DueDate | None = None,
+        clear_due_date: Annotated[bool, Field(description="Remove the due date")] = False,
+        tags: Annotated[Tags | None, Field(description="Replaces all tags; [] removes them")] = None,
+    ) -> TaskOut:
+        """Change any fields of a task; fields left out stay as they are."""
+        if clear_due_date and due_date is not None:
+            raise InvalidArguments("Give either due_date or clear_due_date, not both. Nothing was changed.")
+        changes: dict[str, Any] = {
+            field: value
+            for field, value in {
+                "title": title,
+                "description": description,
+                "priority": priority,
+                "due_date": due_date,
+                "tags": tags,
+            }.items()
+            if value is not None
+        }
+        if clear_due_date:
+            changes["due_date"] = None
+        with db.session() as session:
+            return task_out(store.update_task(session, user_id, task_id, changes))
+
+    @mcp.tool(title="Delete a task", annotations=DELETE)
+    def delete_task(user_id: UserId, task_id: TaskNumber) -> DeletedTask:
+        """Delete a task for good; its number is not reused."""
+        with db.session() as session:
+            return DeletedTask(task=task_out(store.delete_task(session, user_id, task_id)))
+
+
+def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
+    @mcp.tool(title="Start a conversation", annotations=CREATE)
+    def create_conversation(
+        user_id: UserId,
+        title: Annotated[str, Field(max_length=200, description="Optional; set from the first message")] = "",
+    ) -> ConversationOut:
+        """Start a new, empty conversation."""
+        with db.session() as session:
+            return conversation_out(store.create_conversation(session, user_id, store.title_from(title)))
+
+    @mcp.tool(title="List conversations", annotations=READ)
+    def list_conversations(user_id: UserId, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
+        """List the user's conversations, most recently active first."""
+        with db.session() as session:
+            conversations, total = store.list_conversations(session, user_id, limit=limit, offset=offset)
+            return ConversationList(conversations=[conversation_out(c) for c in conversations], total=total)
+
+    @mcp.tool(title="Read a conversation", annotations=READ)
+    def get_conversation(
+        user_id: UserId,
+        conversation_id: ConversationId,
+        limit: Annotated[
+            int | None, Field(ge=1, le=10_000, description="Only the most recent N messages (all if omitted)")
+        ] = None,
+    ) -> ConversationWithMessages:
+        """A conversation with its messages in order (tool calls and results included)."""
+        with db.session() as session:
+            conversation = store.get_conversation(session, user_id, conversation_id)
+            messages = store.recent_messages(session, conversation_id, limit)
+            total = store.count_messages(session, conversation_id) if limit is not None else len(messages)
+            return ConversationWithMessages(
+                **conversation_out(conversation).model_dump(),
+                messages=[
+                    MessageOut(
+                        role=m.role,  # type: ignore[arg-type]  # held to Role by a check constraint
+                        content=m.content,
+                        tool_calls=m.tool_calls,
+                        tool_call_id=m.tool_call_id,
+                        created_at=m.created_at,
+                    )
+                    for m in messages
+                ],
+                total_messages=total,
+            )
+
+    @mcp.tool(title="Append messages", annotations=CREATE)
+    def append_messages(
+        user_id: UserId,
+        conversation_id: ConversationId,
+        messages: Annotated[list[MessageIn], Field(min_length=1, max_length=100)],
+    ) -> AppendResult:
+        """Append messages to a conversation, all or none; the first user message titles an untitled one."""
+        with db.session() as session:
+            store.append_messages(session, user_id, conversation_id, messages)
+            total = store.count_messages(session, conversation_id)
+            return AppendResult(conversation_id=conversation_id, appended=len(messages), total_messages=total)
+
+    @mcp.tool(title="Delete a conversation", annotations=DELETE)
+    def delete_conversation(user_id: UserId, conversation_id: ConversationId) -> DeletedConversation:
+        """Delete a conversation and all its messages."""
+        with db.session() as session:
+            store.delete_conversation(session, user_id, conversation_id)
+            return DeletedConversation(conversation_id=conversation_id)
