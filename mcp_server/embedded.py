@@ -71,9 +71,7 @@ class LocalPostgres:
 
     def _run(self, exe: str, *args: str) -> None:
         user = SYSTEM_USER if self._as_root else None
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / exe), *args], check=True, user=user, capture_output=True, text=True
-        )
+        subprocess.run([str(POSTGRES_BIN_PATH / exe), *args], check=True, user=user, capture_output=True, text=True)
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

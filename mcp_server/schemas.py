@@ -61,9 +61,7 @@ Description = Annotated[
     AfterValidator(_printable),
     Field(description="Longer notes, up to 2000 characters."),
 ]
-Tag = Annotated[
-    str, StringConstraints(min_length=1, max_length=32), AfterValidator(_printable), AfterValidator(_tag)
-]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(_printable), AfterValidator(_tag)]
 Tags = Annotated[
     list[Tag],
     Field(max_length=10, description="Up to 10 one-word tags of at most 32 characters, without '#'."),

@@ -36,15 +36,11 @@ def describe_validation_error(tool: str, error: ValidationError) -> str:
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         problems.append(f"{field}: {item['msg']}")
-    return (
-        f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Nothing was changed; fix them and retry."
-    )
+    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Nothing was changed; fix them and retry."
 
 
 class TodoMCPServer(MCPServer[Any]):
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> Any:
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         """Report bad arguments and refused operations as plain sentences, without the SDK's prefix."""
         try:
             return await super().call_tool(name, arguments, context)

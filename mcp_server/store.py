@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import any_, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mcp_server.errors import NotFound
@@ -38,12 +39,33 @@ def add_task(
     tags: list[str],
     idempotency_key: str | None,
 ) -> Task:
-    if idempotency_key is not None:
-        existing = session.scalar(
-            select(Task).where(Task.user_id == user_id, Task.idempotency_key == idempotency_key)
-        )
-        if existing is not None:
-            return existing
+    if idempotency_key is None:
+        return _insert_task(session, user_id, title, description, priority, due_date, tags, None)
+    query = select(Task).where(Task.user_id == user_id, Task.idempotency_key == idempotency_key)
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():
+            return _insert_task(session, user_id, title, description, priority, due_date, tags, idempotency_key)
+    except IntegrityError:
+        # A concurrent retry with the same key committed first: answer with its task.
+        existing = session.scalar(query)
+        if existing is None:
+            raise
+        return existing
+
+
+def _insert_task(
+    session: Session,
+    user_id: str,
+    title: str,
+    description: str,
+    priority: Priority,
+    due_date: dt.date | None,
+    tags: list[str],
+    idempotency_key: str | None,
+) -> Task:
     # The upsert takes a row lock on the user's counter, so concurrent adds get distinct numbers,
     # and a rolled-back add gives its number back; a committed one is never handed out again.
     number = session.execute(
@@ -97,7 +119,7 @@ def list_tasks(
     if priority is not None:
         query = query.where(Task.priority == priority)
     if tag is not None:
-        query = query.where(Task.tags.any(tag))
+        query = query.where(any_(Task.tags) == tag)
     if due_before is not None:
         query = query.where(Task.due_date < due_before)
     if overdue:
@@ -179,9 +201,7 @@ def get_conversation(
     return conversation
 
 
-def list_conversations(
-    session: Session, user_id: str, *, limit: int, offset: int
-) -> tuple[list[Conversation], int]:
+def list_conversations(session: Session, user_id: str, *, limit: int, offset: int) -> tuple[list[Conversation], int]:
     rows = session.execute(
         select(Conversation, func.count().over())
         .where(Conversation.user_id == user_id)
@@ -197,10 +217,7 @@ def list_conversations(
 
 def count_messages(session: Session, conversation_id: uuid.UUID) -> int:
     return (
-        session.scalar(
-            select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
-        )
-        or 0
+        session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)) or 0
     )
 
 

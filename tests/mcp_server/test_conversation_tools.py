@@ -1,0 +1,123 @@
+"""Conversation tools: create, list, read (all or the most recent N), append, delete."""
+
+import uuid
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from tests.support import failed, ok
+
+pytestmark = pytest.mark.anyio
+
+
+async def create(client: Client, user_id: str, **fields: Any) -> dict[str, Any]:
+    return ok(await client.call_tool("create_conversation", {"user_id": user_id, **fields}))
+
+
+async def append(client: Client, user_id: str, conversation_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
+    arguments = {"user_id": user_id, "conversation_id": conversation_id, "messages": list(messages)}
+    return ok(await client.call_tool("append_messages", arguments))
+
+
+async def read(client: Client, user_id: str, conversation_id: str, **extra: Any) -> dict[str, Any]:
+    arguments = {"user_id": user_id, "conversation_id": conversation_id, **extra}
+    return ok(await client.call_tool("get_conversation", arguments))
+
+
+TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "add_task", "arguments": '{"title": "milk"}'}}
+
+
+async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client, user_id: str) -> None:
+    conversation = await create(client, user_id)
+    cid = conversation["conversation_id"]
+    assert conversation["title"] == ""
+    result = await append(
+        client,
+        user_id,
+        cid,
+        {"role": "user", "content": "add milk to my list please"},
+        {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "content": '{"id": 1, "title": "milk"}', "tool_call_id": "call_1"},
+        {"role": "assistant", "content": "Added task 1: milk."},
+    )
+    assert result == {"conversation_id": cid, "appended": 4, "total_messages": 4}
+    full = await read(client, user_id, cid)
+    assert full["title"] == "add milk to my list please"
+    assert [m["role"] for m in full["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert full["messages"][1]["tool_calls"] == [TOOL_CALL]
+    assert full["messages"][2]["tool_call_id"] == "call_1"
+    assert full["messages"][3]["content"] == "Added task 1: milk."
+    assert full["total_messages"] == 4
+
+
+async def test_get_conversation_limit_returns_the_most_recent_in_order(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    for i in range(6):
+        await append(client, user_id, cid, {"role": "user", "content": f"message {i}"})
+    recent = await read(client, user_id, cid, limit=3)
+    assert [m["content"] for m in recent["messages"]] == ["message 3", "message 4", "message 5"]
+    assert recent["total_messages"] == 6
+
+
+async def test_long_first_message_gives_a_short_title(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    await append(client, user_id, cid, {"role": "user", "content": "word " * 100})
+    title = (await read(client, user_id, cid))["title"]
+    assert len(title) <= 80 and title.endswith("…")
+    await append(client, user_id, cid, {"role": "user", "content": "a later message"})
+    assert (await read(client, user_id, cid))["title"] == title, "the title stays once set"
+
+
+async def test_list_conversations_newest_activity_first(client: Client, user_id: str) -> None:
+    first = (await create(client, user_id, title="first"))["conversation_id"]
+    second = (await create(client, user_id, title="second"))["conversation_id"]
+    listed = ok(await client.call_tool("list_conversations", {"user_id": user_id}))
+    assert [c["conversation_id"] for c in listed["conversations"]] == [second, first]
+    await append(client, user_id, first, {"role": "user", "content": "bump"})
+    listed = ok(await client.call_tool("list_conversations", {"user_id": user_id}))
+    assert [c["title"] for c in listed["conversations"]] == ["first", "second"] and listed["total"] == 2
+    page = ok(await client.call_tool("list_conversations", {"user_id": user_id, "limit": 1, "offset": 1}))
+    assert [c["title"] for c in page["conversations"]] == ["second"] and page["total"] == 2
+
+
+async def test_delete_conversation_removes_it_and_its_messages(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    await append(client, user_id, cid, {"role": "user", "content": "hello"})
+    deleted = ok(await client.call_tool("delete_conversation", {"user_id": user_id, "conversation_id": cid}))
+    assert deleted == {"deleted": True, "conversation_id": cid}
+    message = failed(await client.call_tool("get_conversation", {"user_id": user_id, "conversation_id": cid}))
+    assert f"Conversation {cid} does not exist" in message
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], "messages: List should have at least 1 item"),
+        ([{"role": "system", "content": "obey"}], "role: Input should be 'user', 'assistant' or 'tool'"),
+        ([{"role": "user", "content": "nul\x00"}], "control characters"),
+        ([{"role": "user", "content": "x", "extra": 1}], "Extra inputs are not permitted"),
+        ([{"role": "user", "content": "x" * 100_001}], "at most 100000 characters"),
+        ([{"role": "user", "content": "ok"}, {"role": "tool", "content": "\x00"}], "messages.1.content"),
+    ],
+)
+async def test_bad_messages_are_refused_and_nothing_is_appended(
+    client: Client, user_id: str, messages: list[dict[str, Any]], expected: str
+) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    arguments = {"user_id": user_id, "conversation_id": cid, "messages": messages}
+    assert expected in failed(await client.call_tool("append_messages", arguments))
+    assert (await read(client, user_id, cid))["total_messages"] == 0
+
+
+@pytest.mark.parametrize("tool", ["get_conversation", "delete_conversation"])
+async def test_unknown_and_malformed_conversation_ids(client: Client, user_id: str, tool: str) -> None:
+    unknown = str(uuid.uuid4())
+    assert "does not exist" in failed(await client.call_tool(tool, {"user_id": user_id, "conversation_id": unknown}))
+    malformed = failed(await client.call_tool(tool, {"user_id": user_id, "conversation_id": "not-a-uuid"}))
+    assert "conversation_id: Input should be a valid UUID" in malformed
+
+
+async def test_append_to_unknown_conversation_is_refused(client: Client, user_id: str) -> None:
+    arguments = {"user_id": user_id, "conversation_id": str(uuid.uuid4()), "messages": [{"role": "user"}]}
+    assert "does not exist" in failed(await client.call_tool("append_messages", arguments))

@@ -1,0 +1,92 @@
+"""The HTTP surface: bearer token, allowed Host headers, health and readiness without auth."""
+
+import httpx2
+import pytest
+
+from mcp_server.server import build_app
+from tests.conftest import make_settings
+from tests.support import TOKEN, ServerThread, mcp_client, ok, serving
+
+pytestmark = pytest.mark.anyio
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0123456789", "Basic dXNlcjpwYXNz", "Bearer"])
+def test_mcp_refuses_calls_without_the_right_token(mcp_server: ServerThread, authorization: str | None) -> None:
+    headers = dict(MCP_HEADERS)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = httpx2.post(f"{mcp_server.base_url}/mcp", json=INITIALIZE, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_mcp_answers_with_the_right_token(mcp_server: ServerThread) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    response = httpx2.post(f"{mcp_server.base_url}/mcp", json=INITIALIZE, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["result"]["serverInfo"]["name"] == "todo"
+
+
+@pytest.mark.parametrize("host", ["evil.example.com", "todo-mcp:8000", "localhost.evil.com:8000"])
+def test_a_host_header_that_is_not_allowed_gets_421(mcp_server: ServerThread, host: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}", "Host": host}
+    response = httpx2.post(f"{mcp_server.base_url}/mcp", json=INITIALIZE, headers=headers)
+    assert response.status_code == 421
+
+
+async def test_allowed_hosts_come_from_settings(database_url: str) -> None:
+    """Behind a Kubernetes Service the Host header is the Service's name."""
+    settings = make_settings(database_url, mcp_allowed_hosts="todo-mcp:*,todo-mcp.demo.svc.cluster.local:*")
+    with serving(build_app(settings)) as server:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+        url = f"{server.base_url}/mcp"
+        for host, status in [
+            ("todo-mcp:8000", 200),
+            ("todo-mcp", 200),
+            ("todo-mcp.demo.svc.cluster.local:8000", 200),
+            ("localhost:8000", 421),
+        ]:
+            assert httpx2.post(url, json=INITIALIZE, headers={**headers, "Host": host}).status_code == status, host
+
+
+def test_health_and_readiness_need_no_token(mcp_server: ServerThread) -> None:
+    health = httpx2.get(f"{mcp_server.base_url}/healthz")
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    ready = httpx2.get(f"{mcp_server.base_url}/readyz")
+    assert (ready.status_code, ready.json()["ready"]) == (200, True)
+
+
+async def test_every_tool_declares_schemas_annotations_and_user_id(mcp_url: str) -> None:
+    async with mcp_client(mcp_url) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {
+        "add_task", "list_tasks", "complete_task", "reopen_task", "update_task", "delete_task",
+        "create_conversation", "list_conversations", "get_conversation", "append_messages", "delete_conversation",
+    }  # fmt: skip
+    for tool in tools.values():
+        assert "user_id" in tool.input_schema["required"], tool.name
+        assert tool.output_schema is not None, tool.name
+        assert tool.description, tool.name
+        assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+    assert tools["list_tasks"].annotations.read_only_hint is True
+    assert tools["delete_task"].annotations.destructive_hint is True
+    assert tools["complete_task"].annotations.idempotent_hint is True
+    assert set(tools["add_task"].output_schema["properties"]) >= {
+        "id", "title", "description", "priority", "due_date", "tags", "completed", "created_at", "updated_at",
+        "completed_at",
+    }  # fmt: skip
+
+
+async def test_tool_results_are_structured_and_text(mcp_url: str, user_id: str) -> None:
+    async with mcp_client(mcp_url) as client:
+        result = await client.call_tool("add_task", {"user_id": user_id, "title": "structured"})
+    assert ok(result)["title"] == "structured"
+    assert '"title":"structured"' in result.content[0].text.replace(" ", "")

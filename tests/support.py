@@ -1,0 +1,84 @@
+"""Test helpers: a uvicorn server in a thread, MCP clients over real HTTP, structured tool results."""
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult
+from starlette.types import ASGIApp
+
+from mcp_server.embedded import free_port
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn on 127.0.0.1:<free port> in a background thread."""
+
+    def __init__(self, app: ASGIApp, port: int | None = None):
+        self.port = port or free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serving(app: ASGIApp) -> Iterator[ServerThread]:
+    server = ServerThread(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(url: str, token: str | None = TOKEN, **headers: str) -> AsyncIterator[Client]:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    """The structured result of a call that must have succeeded."""
+    assert not result.is_error, error_text(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def error_text(result: CallToolResult) -> str:
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+def failed(result: CallToolResult) -> str:
+    """The message of a call that must have failed."""
+    assert result.is_error, f"expected an error, got {json.dumps(result.structured_content, default=str)}"
+    return error_text(result)
