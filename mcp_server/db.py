@@ -3,10 +3,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
 
 from mcp_server.errors import StorageUnavailable
 from mcp_server.settings import Settings
@@ -22,7 +21,6 @@ class Database:
             pool_pre_ping=True,
             connect_args={"connect_timeout": connect_timeout, "application_name": "todo-mcp"},
         )
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -34,11 +32,11 @@ class Database:
         )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Connection]:
         """One transaction: committed on success, rolled back on any error."""
         try:
-            with self._sessions.begin() as session:
-                yield session
+            with self.engine.begin() as connection:
+                yield connection
         except (OperationalError, InterfaceError, PoolTimeout) as exc:
             raise StorageUnavailable() from exc
         except DBAPIError as exc:

@@ -14,7 +14,6 @@ from pydantic import Field
 from mcp_server import store
 from mcp_server.db import Database
 from mcp_server.errors import InvalidArguments
-from mcp_server.models import Conversation, Task
 from mcp_server.schemas import (
     AppendResult,
     ConversationId,
@@ -27,7 +26,6 @@ from mcp_server.schemas import (
     DueDate,
     IdempotencyKey,
     MessageIn,
-    MessageOut,
     Priority,
     SearchText,
     SortKey,
@@ -59,30 +57,6 @@ Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items.
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first.")]
 
 
-def task_out(task: Task) -> TaskOut:
-    return TaskOut(
-        id=task.number,
-        title=task.title,
-        description=task.description,
-        priority=task.priority,  # type: ignore[arg-type]  # the column's check constraint holds it to Priority
-        due_date=task.due_date,
-        tags=list(task.tags),
-        completed=task.completed,
-        created_at=task.created_at,
-        updated_at=task.updated_at,
-        completed_at=task.completed_at,
-    )
-
-
-def conversation_out(conversation: Conversation) -> ConversationOut:
-    return ConversationOut(
-        conversation_id=conversation.id,
-        title=conversation.title,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-    )
-
-
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(title="Add a task", annotations=CREATE)
     def add_task(
@@ -95,9 +69,9 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         idempotency_key: IdempotencyKey | None = None,
     ) -> TaskOut:
         """Add a task to the user's list and return it with its number."""
-        with db.session() as session:
-            task = store.add_task(
-                session,
+        with db.transaction() as conn:
+            return store.add_task(
+                conn,
                 user_id,
                 title=title,
                 description=description,
@@ -106,7 +80,6 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 tags=tags,
                 idempotency_key=idempotency_key,
             )
-            return task_out(task)
 
     @mcp.tool(title="List tasks", annotations=READ)
     def list_tasks(
@@ -122,9 +95,9 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         offset: Offset = 0,
     ) -> TaskList:
         """List the user's tasks with filters and sorting; returns the page of tasks and the total count."""
-        with db.session() as session:
+        with db.transaction() as conn:
             tasks, total = store.list_tasks(
-                session,
+                conn,
                 user_id,
                 status=status,
                 priority=priority,
@@ -136,19 +109,19 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 limit=limit,
                 offset=offset,
             )
-            return TaskList(tasks=[task_out(task) for task in tasks], total=total)
+            return TaskList(tasks=tasks, total=total)
 
     @mcp.tool(title="Complete a task", annotations=CHANGE)
     def complete_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
-        with db.session() as session:
-            return task_out(store.set_completed(session, user_id, task_id, True))
+        with db.transaction() as conn:
+            return store.set_completed(conn, user_id, task_id, True)
 
     @mcp.tool(title="Reopen a task", annotations=CHANGE)
     def reopen_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
-        with db.session() as session:
-            return task_out(store.set_completed(session, user_id, task_id, False))
+        with db.transaction() as conn:
+            return store.set_completed(conn, user_id, task_id, False)
 
     @mcp.tool(title="Update a task", annotations=CHANGE)
     def update_task(
@@ -177,14 +150,14 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         }
         if clear_due_date:
             changes["due_date"] = None
-        with db.session() as session:
-            return task_out(store.update_task(session, user_id, task_id, changes))
+        with db.transaction() as conn:
+            return store.update_task(conn, user_id, task_id, changes)
 
     @mcp.tool(title="Delete a task", annotations=DELETE)
     def delete_task(user_id: UserId, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
-        with db.session() as session:
-            return DeletedTask(task=task_out(store.delete_task(session, user_id, task_id)))
+        with db.transaction() as conn:
+            return DeletedTask(task=store.delete_task(conn, user_id, task_id))
 
 
 def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
@@ -194,15 +167,15 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         title: Annotated[str, Field(max_length=200, description="Optional; set from the first message")] = "",
     ) -> ConversationOut:
         """Start a new, empty conversation."""
-        with db.session() as session:
-            return conversation_out(store.create_conversation(session, user_id, store.title_from(title)))
+        with db.transaction() as conn:
+            return store.create_conversation(conn, user_id, store.title_from(title))
 
     @mcp.tool(title="List conversations", annotations=READ)
     def list_conversations(user_id: UserId, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
         """List the user's conversations, most recently active first."""
-        with db.session() as session:
-            conversations, total = store.list_conversations(session, user_id, limit=limit, offset=offset)
-            return ConversationList(conversations=[conversation_out(c) for c in conversations], total=total)
+        with db.transaction() as conn:
+            conversations, total = store.list_conversations(conn, user_id, limit=limit, offset=offset)
+            return ConversationList(conversations=conversations, total=total)
 
     @mcp.tool(title="Read a conversation", annotations=READ)
     def get_conversation(
@@ -213,22 +186,13 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         ] = None,
     ) -> ConversationWithMessages:
         """A conversation with its messages in order (tool calls and results included)."""
-        with db.session() as session:
-            conversation = store.get_conversation(session, user_id, conversation_id)
-            messages = store.recent_messages(session, conversation_id, limit)
-            total = store.count_messages(session, conversation_id) if limit is not None else len(messages)
+        with db.transaction() as conn:
+            conversation = store.get_conversation(conn, user_id, conversation_id)
+            messages = store.recent_messages(conn, conversation_id, limit)
+            total = store.count_messages(conn, conversation_id) if limit is not None else len(messages)
             return ConversationWithMessages(
-                **conversation_out(conversation).model_dump(),
-                messages=[
-                    MessageOut(
-                        role=m.role,  # type: ignore[arg-type]  # held to Role by a check constraint
-                        content=m.content,
-                        tool_calls=m.tool_calls,
-                        tool_call_id=m.tool_call_id,
-                        created_at=m.created_at,
-                    )
-                    for m in messages
-                ],
+                **conversation.model_dump(),
+                messages=messages,
                 total_messages=total,
             )
 
@@ -239,14 +203,14 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         messages: Annotated[list[MessageIn], Field(min_length=1, max_length=100)],
     ) -> AppendResult:
         """Append messages to a conversation, all or none; the first user message titles an untitled one."""
-        with db.session() as session:
-            store.append_messages(session, user_id, conversation_id, messages)
-            total = store.count_messages(session, conversation_id)
+        with db.transaction() as conn:
+            store.append_messages(conn, user_id, conversation_id, messages)
+            total = store.count_messages(conn, conversation_id)
             return AppendResult(conversation_id=conversation_id, appended=len(messages), total_messages=total)
 
     @mcp.tool(title="Delete a conversation", annotations=DELETE)
     def delete_conversation(user_id: UserId, conversation_id: ConversationId) -> DeletedConversation:
         """Delete a conversation and all its messages."""
-        with db.session() as session:
-            store.delete_conversation(session, user_id, conversation_id)
+        with db.transaction() as conn:
+            store.delete_conversation(conn, user_id, conversation_id)
             return DeletedConversation(conversation_id=conversation_id)

@@ -1,0 +1,47 @@
+# One command per job. `make run` starts the product; `make test` installs what the tests need and runs them all.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast test-images bench lint format deps system-deps clean
+
+$(STAMP): requirements.txt requirements/mcp.txt requirements/ui.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+## The whole product on embedded defaults: embedded Postgres, MCP server, Streamlit page on :8501.
+run: $(STAMP)
+	$(PY) dev.py
+
+## Everything CI runs: system packages (chromium, podman, node), lint, then every test.
+test: $(STAMP) system-deps lint
+	$(PY) -m pytest
+
+## The tests that need no browser and no podman.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not browser and not images"
+
+test-images: $(STAMP) system-deps
+	$(PY) -m pytest tests/images -m images
+
+system-deps:
+	bash tests/setup_system.sh
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,203 @@
+"""Tool-call latency over HTTP + Postgres at 1, 10 and 100 concurrent clients, beside the raw SQL floor.
+
+Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own MCP session,
+reused, its own user) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
+with psycopg directly, at the same concurrency, in the same run.
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+
+from bench.stats import HEADER, Summary, summarize
+from mcp_server.db import Database
+from mcp_server.embedded import LocalPostgres, free_port
+from mcp_server.migrate import upgrade
+from mcp_server.settings import sqlalchemy_url
+from tests.support import TOKEN
+
+PROTOCOL = "2025-06-18"
+
+OPERATIONS = ("add_task", "list_tasks", "complete_task")
+
+
+class WireClient:
+    """A thin MCP client: JSON-RPC over one reused HTTP connection, as a server sees any client. The SDK's
+    client costs about a millisecond of CPU per call, which on this 2-core machine would be taken from the
+    server under test."""
+
+    def __init__(self, url: str, http: httpx2.AsyncClient):
+        self.url, self.http, self.next_id = url, http, 0
+        self.headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        }
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.next_id += 1
+        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+        response = await self.http.post(self.url, json=body, headers=self.headers)
+        response.raise_for_status()
+        return response.json()
+
+    async def initialize(self) -> None:
+        result = await self.request(
+            "initialize",
+            {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+        )
+        self.headers["MCP-Protocol-Version"] = result["result"]["protocolVersion"]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> bool:
+        """True when the call succeeded."""
+        answer = await self.request("tools/call", {"name": name, "arguments": arguments})
+        return "result" in answer and not answer["result"].get("isError")
+
+
+async def tool_round(url: str, clients: int, rounds: int) -> tuple[dict[str, list[float]], int, float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors = 0
+
+    async def worker(index: int, http: httpx2.AsyncClient) -> None:
+        nonlocal errors
+        user = f"bench-{clients}-{index}-{time.monotonic_ns()}"
+        client = WireClient(url, http)
+        await client.initialize()
+        for number in range(1, rounds + 1):
+            for name, arguments in (
+                ("add_task", {"title": f"task {number}", "priority": "high", "tags": ["bench"]}),
+                ("list_tasks", {"limit": 20}),
+                ("complete_task", {"task_id": number}),
+            ):
+                started = time.perf_counter()
+                try:
+                    succeeded = await client.call_tool(name, {"user_id": user, **arguments})
+                except httpx2.HTTPError:
+                    succeeded = False
+                if succeeded:
+                    latencies[name].append(time.perf_counter() - started)
+                else:
+                    errors += 1
+
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx2.AsyncClient(timeout=30, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i, http) for i in range(clients)))
+        return latencies, errors, time.perf_counter() - started
+
+
+ADD_SQL = [
+    (
+        "INSERT INTO user_counters (user_id, last_task_number) VALUES (%s, 1) ON CONFLICT (user_id) "
+        "DO UPDATE SET last_task_number = user_counters.last_task_number + 1 RETURNING last_task_number"
+    ),
+    (
+        "INSERT INTO tasks (user_id, number, title, priority, tags) VALUES (%s, %s, %s, 'high', '{bench}') "
+        "RETURNING *"
+    ),
+]
+LIST_SQL = (
+    "SELECT *, count(*) OVER () FROM tasks WHERE user_id = %s AND completed = false ORDER BY number LIMIT 20"
+)
+COMPLETE_SQL = (
+    "UPDATE tasks SET completed = true, completed_at = now(), updated_at = now() "
+    "WHERE user_id = %s AND number = %s RETURNING *"
+)
+
+
+async def sql_round(dsn: str, clients: int, rounds: int) -> tuple[dict[str, list[float]], int, float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+
+    async def worker(index: int) -> None:
+        user = f"floor-{clients}-{index}"
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            for _ in range(rounds):
+                started = time.perf_counter()
+                async with conn.transaction():
+                    number = (await (await conn.execute(ADD_SQL[0], (user,))).fetchone())[0]  # type: ignore[index]
+                    await conn.execute(ADD_SQL[1], (user, number, f"task {number}"))
+                latencies["add_task"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                async with conn.transaction():
+                    await (await conn.execute(LIST_SQL, (user,))).fetchall()
+                latencies["list_tasks"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                async with conn.transaction():
+                    await conn.execute(COMPLETE_SQL, (user, number))
+                latencies["complete_task"].append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return latencies, 0, time.perf_counter() - started
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        assert process.poll() is None, "the MCP server exited"
+        try:
+            if httpx2.get(f"{base}/readyz").status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the MCP server did not become ready")
+
+
+def report(title: str, summaries: list[Summary]) -> None:
+    print(f"\n{title}\n{HEADER}")
+    for summary in summaries:
+        print(summary.row())
+
+
+async def run(levels: list[int], calls_per_level: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="todo-bench-") as folder, LocalPostgres(Path(folder) / "pg") as pg:
+        db = Database(sqlalchemy_url(pg.url))
+        upgrade(db.engine)
+        db.dispose()
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": pg.url, "MCP_AUTH_TOKEN": TOKEN, "MCP_PORT": str(port)}
+        env["LOG_LEVEL"] = "WARNING"
+        server = subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, server)
+            await tool_round(f"{base}/mcp", 4, 10)  # warm-up: imports, pool, plans
+            print(f"Tool-call latency: MCP over HTTP + Postgres vs raw SQL (machine: {os.cpu_count()} cores)")
+            for clients in levels:
+                rounds = max(1, calls_per_level // (clients * len(OPERATIONS)))
+                tools, tool_errors, tool_wall = await tool_round(f"{base}/mcp", clients, rounds)
+                sql, _, sql_wall = await sql_round(pg.url, clients, rounds)
+                all_tools = [x for name in OPERATIONS for x in tools[name]]
+                all_sql = [x for name in OPERATIONS for x in sql[name]]
+                tool_rows = [summarize(f"tool {n}", tools[n], 0, tool_wall) for n in OPERATIONS]
+                tool_rows.append(summarize("tool, all", all_tools, tool_errors, tool_wall))
+                sql_rows = [summarize(f"SQL floor {n}", sql[n], 0, sql_wall) for n in OPERATIONS]
+                sql_rows.append(summarize("SQL floor, all", all_sql, 0, sql_wall))
+                report(f"### {clients} concurrent client(s), {rounds} rounds each", tool_rows + sql_rows)
+                ratio = tool_rows[-1].p50 / sql_rows[-1].p50
+                print(f"p50 ratio tool / SQL floor: {ratio:.1f}x")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", default="1,10,100", help="concurrent clients per level, comma-separated")
+    parser.add_argument("--calls", type=int, default=3000, help="tool calls per level")
+    args = parser.parse_args()
+    asyncio.run(run([int(x) for x in args.levels.split(",")], args.calls))
+
+
+if __name__ == "__main__":
+    main()
