@@ -1,0 +1,1 @@
+"""Local stand-ins for external services, written for the tests (see ``openai_server``)."""
