@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
+from app.client import ToolError
+
 __all__ = [
     "FALLBACK_NOTICE",
     "HELP_EXAMPLES",
@@ -929,8 +931,8 @@ def parse(text: str, today: date) -> Intent:
 # --------------------------------------------------------------------------------------------------
 
 
-class ToolCallError(Exception):
-    """A tool call failed; the message is fit to show the user."""
+# A tool call failed; the message is fit to show the user. The same class the MCP client raises.
+ToolCallError = ToolError
 
 
 class ToolCaller(Protocol):

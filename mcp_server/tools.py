@@ -1,7 +1,7 @@
 """The MCP tools. Each tool is one typed function: its docstring is its description, its types its schema.
 
-Task tools are offered to the language model; conversation tools are for the UI and never for the model
-(`CONVERSATION_TOOLS` names them so the agent can leave them out).
+Task tools are offered to the language model (marked with FOR_MODEL in their _meta); conversation tools are for
+the UI and never for the model.
 """
 
 import datetime as dt
@@ -39,14 +39,9 @@ from mcp_server.schemas import (
     UserId,
 )
 
-TASK_TOOLS = ("add_task", "list_tasks", "complete_task", "reopen_task", "update_task", "delete_task")
-CONVERSATION_TOOLS = (
-    "create_conversation",
-    "list_conversations",
-    "get_conversation",
-    "append_messages",
-    "delete_conversation",
-)
+# Task tools carry this in their _meta: a chat agent offers exactly these to its model (the conversation tools
+# are for the UI's bookkeeping). The agent reads it from tools/list, so this is the one place that decides.
+FOR_MODEL = {"todo-chatbot/offer-to-model": True}
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -58,7 +53,7 @@ Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many it
 
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
-    @mcp.tool(title="Add a task", annotations=CREATE)
+    @mcp.tool(title="Add a task", meta=FOR_MODEL, annotations=CREATE)
     def add_task(
         user_id: UserId,
         title: Title,
@@ -81,7 +76,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 idempotency_key=idempotency_key,
             )
 
-    @mcp.tool(title="List tasks", annotations=READ)
+    @mcp.tool(title="List tasks", meta=FOR_MODEL, annotations=READ)
     def list_tasks(
         user_id: UserId,
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
@@ -111,19 +106,19 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             )
             return TaskList(tasks=tasks, total=total)
 
-    @mcp.tool(title="Complete a task", annotations=CHANGE)
+    @mcp.tool(title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
     def complete_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
         with db.transaction() as conn:
             return store.set_completed(conn, user_id, task_id, True)
 
-    @mcp.tool(title="Reopen a task", annotations=CHANGE)
+    @mcp.tool(title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
     def reopen_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
         with db.transaction() as conn:
             return store.set_completed(conn, user_id, task_id, False)
 
-    @mcp.tool(title="Update a task", annotations=CHANGE)
+    @mcp.tool(title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
     def update_task(
         user_id: UserId,
         task_id: TaskNumber,
@@ -153,7 +148,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.update_task(conn, user_id, task_id, changes)
 
-    @mcp.tool(title="Delete a task", annotations=DELETE)
+    @mcp.tool(title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
     def delete_task(user_id: UserId, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
         with db.transaction() as conn:

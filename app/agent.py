@@ -1,0 +1,283 @@
+"""One chat turn: store the user's message, let the model call the task tools (or the offline assistant answer),
+then store the reply and its tool steps. Yields events the page draws as they happen.
+
+The model sees exactly the tools the MCP server marks for it, minus `user_id` and `idempotency_key`, which the
+agent fills in itself: the model never chooses whose data it touches.
+"""
+
+import copy
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.types import Tool
+from openai import OpenAI
+
+from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
+from app.offline import ToolStep, run_offline
+from app.settings import UISettings
+from mcp_server.schemas import MessageIn, MessageOut
+
+log = logging.getLogger(__name__)
+
+FOR_MODEL_META = "todo-chatbot/offer-to-model"
+INJECTED_ARGUMENTS = ("user_id", "idempotency_key")
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class StepStarted:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class StepFinished:
+    step: ToolStep
+
+
+@dataclass
+class Notice:
+    """Something the user should know about this turn (the model failed, a cap was hit)."""
+
+    text: str
+
+
+Event = TextDelta | StepStarted | StepFinished | Notice
+
+
+class ModelFailure(Exception):
+    """The model could not be used for this turn; the message is fit to show the user."""
+
+
+def model_tools(tools: list[Tool]) -> list[dict[str, Any]]:
+    """The server's task tools in the OpenAI function format, without the arguments the agent injects."""
+    offered = []
+    for tool in tools:
+        if not (tool.meta or {}).get(FOR_MODEL_META):
+            continue
+        schema = copy.deepcopy(tool.input_schema)
+        for name in INJECTED_ARGUMENTS:
+            schema.get("properties", {}).pop(name, None)
+        schema["required"] = [name for name in schema.get("required", []) if name not in INJECTED_ARGUMENTS]
+        offered.append(
+            {
+                "type": "function",
+                "function": {"name": tool.name, "description": tool.description or tool.name, "parameters": schema},
+            }
+        )
+    return offered
+
+
+def openai_history(messages: list[MessageOut]) -> list[dict[str, Any]]:
+    """Stored messages as chat messages; history starts at a user message so no tool result lacks its call."""
+    start = next((i for i, m in enumerate(messages) if m.role == "user"), len(messages))
+    history: list[dict[str, Any]] = []
+    for message in messages[start:]:
+        entry: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.tool_calls:
+            entry["tool_calls"] = message.tool_calls
+        if message.tool_call_id:
+            entry["tool_call_id"] = message.tool_call_id
+        history.append(entry)
+    return history
+
+
+def idempotency_key(conversation_id: str, call_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._:-]", "-", f"{conversation_id}:{call_id}")[:64]
+
+
+def describe_failure(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    if status == 429:
+        return "the model service is rate-limiting requests (429)"
+    if isinstance(status, int):
+        return f"the model service answered with an error ({status})"
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "the model did not answer in time"
+    if "Connection" in name:
+        return "the model service could not be reached"
+    return f"the model's answer could not be read ({name})"
+
+
+@dataclass
+class Turn:
+    """What one turn produced, stored after the model is done (user message is stored before)."""
+
+    messages: list[MessageIn] = field(default_factory=list)
+    steps: int = 0
+
+
+class Agent:
+    def __init__(self, connection: McpConnection, settings: UISettings, llm: OpenAI | None = None):
+        self.connection = connection
+        self.settings = settings
+        self.llm = llm
+        self._tools: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_settings(cls, connection: McpConnection, settings: UISettings) -> "Agent":
+        llm = None
+        if settings.model_configured:
+            assert settings.openai_api_key is not None
+            llm = OpenAI(
+                api_key=settings.openai_api_key.get_secret_value(),
+                base_url=settings.openai_base_url or None,
+                timeout=settings.model_timeout,
+                max_retries=settings.model_retries,
+            )
+        return cls(connection, settings, llm)
+
+    def tools(self) -> list[dict[str, Any]]:
+        if self._tools is None:
+            self._tools = model_tools(self.connection.list_tools())
+        return self._tools
+
+    def run_turn(self, user_id: str, conversation_id: str, text: str, today: dt.date | None = None) -> Iterator[Event]:
+        """Answer one message. Raises ToolError/ServiceUnavailable before anything else if the message cannot
+        be stored: then nothing happened and the page keeps the text."""
+        today = today or dt.date.today()
+        client = TodoClient(self.connection, user_id)
+        client.append_messages(conversation_id, [MessageIn(role="user", content=text)])
+        turn = Turn()
+        try:
+            if self.llm is None:
+                yield from self._offline(client, text, today, turn, reason=None)
+                return
+            try:
+                yield from self._model(client, conversation_id, today, turn)
+            except ModelFailure as failure:
+                log.warning("model failed: %s", failure)
+                if turn.steps:
+                    notice = f"The model stopped answering ({failure}); the steps above were done."
+                    turn.messages.append(MessageIn(role="assistant", content=notice))
+                    yield Notice(notice)
+                else:
+                    yield from self._offline(client, text, today, turn, reason=str(failure))
+        finally:
+            if turn.messages:
+                client.append_messages(conversation_id, turn.messages)
+
+    def _offline(
+        self, client: TodoClient, text: str, today: dt.date, turn: Turn, reason: str | None
+    ) -> Iterator[Event]:
+        if reason is not None:
+            yield Notice(f"The model is unavailable ({reason}); the offline assistant answered instead.")
+        reply = self.connection.run(run_offline(text, client.tools, today, fallback_reason=reason))
+        for index, step in enumerate(reply.steps, start=1):
+            call_id = f"offline-{index}"
+            call = {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": step.name, "arguments": json.dumps(step.arguments)},
+            }
+            turn.messages.append(MessageIn(role="assistant", content="", tool_calls=[call]))  # type: ignore[list-item]
+            turn.messages.append(MessageIn(role="tool", tool_call_id=call_id, content=result_text(step)))
+            turn.steps += 1
+            yield StepStarted(step.name, step.arguments)
+            yield StepFinished(step)
+        turn.messages.append(MessageIn(role="assistant", content=reply.text))
+        yield TextDelta(reply.text)
+
+    def _model(self, client: TodoClient, conversation_id: str, today: dt.date, turn: Turn) -> Iterator[Event]:
+        assert self.llm is not None
+        stored = client.get_conversation(conversation_id, limit=self.settings.history_messages).messages
+        prompt = self.settings.system_prompt.format(today=today.isoformat(), weekday=today.strftime("%A"))
+        messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *openai_history(stored)]
+        tools = self.tools()
+        offered = {tool["function"]["name"] for tool in tools}
+        for _ in range(self.settings.max_tool_steps):
+            text_parts: list[str] = []
+            calls: dict[int, dict[str, Any]] = {}
+            try:
+                stream = self.llm.chat.completions.create(
+                    model=self.settings.openai_model,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,  # type: ignore[arg-type]
+                    temperature=self.settings.temperature,
+                    stream=True,
+                )
+                for chunk in stream:
+                    if not chunk.choices:
+                        continue
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        text_parts.append(delta.content)
+                        yield TextDelta(delta.content)
+                    for part in delta.tool_calls or []:
+                        call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                        if part.id:
+                            call["id"] = part.id
+                        if part.function and part.function.name:
+                            call["name"] += part.function.name
+                        if part.function and part.function.arguments:
+                            call["arguments"] += part.function.arguments
+            except Exception as exc:  # the SDK, httpx and json raise many types; all mean "no usable answer"
+                raise ModelFailure(describe_failure(exc)) from exc
+            text = "".join(text_parts)
+            if not calls:
+                turn.messages.append(MessageIn(role="assistant", content=text))
+                return
+            parsed = [parse_call(call, offered) for call in calls.values()]
+            tool_calls = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+                for call_id, name, arguments in parsed
+            ]
+            assistant = {"role": "assistant", "content": text, "tool_calls": tool_calls}
+            messages.append(assistant)
+            turn.messages.append(MessageIn.model_validate(assistant))
+            for call_id, name, arguments in parsed:
+                yield StepStarted(name, arguments)
+                step = self._execute(client, conversation_id, call_id, name, arguments)
+                turn.steps += 1
+                yield StepFinished(step)
+                content = result_text(step)
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
+                turn.messages.append(MessageIn(role="tool", tool_call_id=call_id, content=content))
+        notice = f"I stopped after {self.settings.max_tool_steps} rounds of tool calls; ask again to go on."
+        turn.messages.append(MessageIn(role="assistant", content=notice))
+        yield Notice(notice)
+
+    def _execute(
+        self, client: TodoClient, conversation_id: str, call_id: str, name: str, arguments: dict[str, Any]
+    ) -> ToolStep:
+        sent = dict(arguments)
+        if name == "add_task":
+            sent["idempotency_key"] = idempotency_key(conversation_id, call_id)
+        try:
+            return ToolStep(name, arguments, result=self.connection.run(client.tools.call_tool(name, sent)))
+        except ToolError as error:
+            return ToolStep(name, arguments, error=str(error))
+
+
+def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:
+    """(id, name, arguments) of a streamed tool call; an unknown tool or unreadable arguments fail the model."""
+    if call["name"] not in offered:
+        raise ModelFailure(f"the model asked for a tool that does not exist ({call['name'][:40]!r})")
+    try:
+        arguments = json.loads(call["arguments"] or "{}")
+    except json.JSONDecodeError as exc:
+        raise ModelFailure(f"the model sent unreadable arguments for {call['name']}") from exc
+    if not isinstance(arguments, dict):
+        raise ModelFailure(f"the model sent unreadable arguments for {call['name']}")
+    for injected in INJECTED_ARGUMENTS:
+        arguments.pop(injected, None)
+    return call["id"] or f"call-{call['name']}", call["name"], arguments
+
+
+def result_text(step: ToolStep) -> str:
+    if step.error is not None:
+        return f"Error: {step.error}"
+    return json.dumps(step.result, separators=(",", ":"), default=str)
+
+
+__all__ = ["Agent", "Event", "ModelFailure", "Notice", "ServiceUnavailable", "StepFinished", "StepStarted", "TextDelta"]

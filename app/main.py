@@ -1,0 +1,158 @@
+"""The page: conversations in the sidebar, the chat on the left, the user's tasks on the right.
+
+Session state holds only the conversation id (also in the URL as ?c=...); everything shown is read through the
+MCP server on each run, so a reload, a new tab or a restarted UI process shows the same conversation.
+"""
+
+import sys
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/main.py` from anywhere
+
+from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta
+from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
+from app.identity import current_user
+from app.settings import UISettings, get_settings
+from app.views import show_history, show_step, step_label, task_rows
+
+EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
+
+
+@st.cache_resource
+def services(settings: UISettings) -> tuple[McpConnection, Agent]:
+    """One MCP connection and one agent per process (and per settings, which tests change)."""
+    mcp = McpConnection(settings.mcp_url, settings.mcp_auth_token.get_secret_value(), timeout=settings.mcp_timeout)
+    return mcp, Agent.from_settings(mcp, settings)
+
+
+def set_conversation(conversation_id: str | None) -> None:
+    if conversation_id is None:
+        st.session_state.pop("conversation_id", None)
+        st.query_params.pop("c", None)
+    else:
+        st.session_state["conversation_id"] = conversation_id
+        st.query_params["c"] = conversation_id
+
+
+st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
+settings = get_settings()
+user = current_user(settings)
+mcp, assistant = services(settings)
+todo = TodoClient(mcp, user)
+
+# Which conversation: this session's, else the link's; one that is not this user's is simply not found.
+conversation_id = st.session_state.get("conversation_id") or st.query_params.get("c")
+conversation = None
+if conversation_id:
+    try:
+        conversation = todo.get_conversation(uuid.UUID(conversation_id), limit=200)
+        set_conversation(conversation_id)
+    except (ValueError, ToolError):
+        st.toast("Conversation not found; starting a new one.", icon="⚠️")
+        st.warning("Conversation not found. It may have been deleted, or the link is not yours. Starting a new one.")
+        set_conversation(None)
+        conversation_id = None
+    except ServiceUnavailable as exc:
+        st.error(str(exc))
+        st.stop()
+
+with st.sidebar:
+    st.title("✅ Todo chat")
+    st.caption(f"Signed in as **{user}**")
+    if assistant.llm is None:
+        st.info("Offline assistant: no language model is configured (set OPENAI_API_KEY to use one).")
+    else:
+        st.caption(f"Model: `{settings.openai_model}`")
+    if st.button("➕ New conversation", width="stretch"):
+        set_conversation(None)
+        st.rerun()
+    try:
+        conversations = todo.list_conversations(limit=30).conversations
+    except (ServiceUnavailable, ToolError) as exc:
+        conversations = []
+        st.warning(str(exc))
+    if not conversations:
+        st.caption("No conversations yet.")
+    for item in conversations:
+        cid = str(item.conversation_id)
+        pick, remove = st.columns([5, 1])
+        label = item.title or "Untitled conversation"
+        kind = "primary" if cid == conversation_id else "secondary"
+        if pick.button(label, key=f"open-{cid}", type=kind, width="stretch"):
+            set_conversation(cid)
+            st.rerun()
+        if remove.button("🗑", key=f"delete-{cid}", help=f"Delete “{label}”"):
+            todo.delete_conversation(cid)
+            if cid == conversation_id:
+                set_conversation(None)
+            st.rerun()
+
+chat, tasks_column = st.columns([3, 2], gap="large")
+
+with chat:
+    if conversation is not None and conversation.messages:
+        show_history(conversation.messages)
+    else:
+        st.markdown(f"#### What do you need to get done?\nTry: {EXAMPLES}")
+
+prompt = st.chat_input("Add, list, complete or change tasks…")
+if prompt:
+    with chat:
+        with st.chat_message("user"):
+            st.markdown(prompt)
+        with st.chat_message("assistant"):
+            steps = st.container()
+            running: dict[str, object] = {}
+
+            def reply_text():  # the turn's text as it streams; tool steps are drawn above it as they happen
+                for event in assistant.run_turn(user, conversation_id, prompt):  # type: ignore[arg-type]
+                    if isinstance(event, TextDelta):
+                        yield event.text
+                    elif isinstance(event, StepStarted):
+                        running["status"] = steps.status(step_label(event.name, event.arguments), state="running")
+                    elif isinstance(event, StepFinished):
+                        running.pop("status", None)
+                        with steps:
+                            show_step(event.step)
+                    elif isinstance(event, Notice):
+                        steps.warning(event.text)
+
+            try:
+                if conversation_id is None:
+                    conversation_id = str(todo.create_conversation().conversation_id)
+                    set_conversation(conversation_id)
+                st.write_stream(reply_text())
+            except (ServiceUnavailable, ToolError) as exc:
+                st.error(f"{exc} Your message was not lost; here it is to send again:")
+                st.code(prompt, language=None, wrap_lines=True)
+
+with tasks_column:
+    st.subheader("Your tasks")
+    status = st.segmented_control("Show", ["open", "done", "all"], default="open", label_visibility="collapsed")
+    try:
+        tasks = todo.list_tasks(status=status or "open", limit=200)
+    except (ServiceUnavailable, ToolError) as exc:
+        st.warning(f"Tasks could not be loaded: {exc}")
+    else:
+        if tasks.tasks:
+            st.dataframe(
+                task_rows(tasks.tasks),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "#": st.column_config.NumberColumn(width="small"),
+                    "Done": st.column_config.CheckboxColumn(width="small"),
+                    "Due": st.column_config.DateColumn(format="ddd YYYY-MM-DD"),
+                },
+            )
+            if tasks.total > len(tasks.tasks):
+                st.caption(f"Showing {len(tasks.tasks)} of {tasks.total}.")
+        else:
+            st.caption(
+                {"open": "No open tasks. Add one in the chat.", "done": "Nothing done yet."}.get(
+                    status or "", "No tasks yet."
+                )
+            )

@@ -1,0 +1,100 @@
+"""Small pieces of the page: how a tool step, a stored message and the task table are shown."""
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from app.offline import ToolStep
+from mcp_server.schemas import MessageOut, TaskOut
+
+VERBS = {
+    "add_task": "Added",
+    "complete_task": "Completed",
+    "reopen_task": "Reopened",
+    "update_task": "Updated",
+    "delete_task": "Deleted",
+}
+
+
+def step_label(name: str, arguments: dict[str, Any]) -> str:
+    shown = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value not in (None, "", [], False))
+    return f"{name}({shown[:80]}{'…' if len(shown) > 80 else ''})"
+
+
+def step_summary(step: ToolStep) -> str:
+    """What changed, in a few words: 'Added task 3: buy milk', 'Listed 4 of 4 tasks', or the error."""
+    if step.error is not None:
+        return f"{step.name} failed: {step.error}"
+    result = step.result or {}
+    if step.name == "list_tasks":
+        return f"Listed {len(result.get('tasks', []))} of {result.get('total', 0)} tasks"
+    task = result.get("task", result)
+    verb = VERBS.get(step.name, step.name)
+    return f"{verb} task {task.get('id', '?')}: {task.get('title', '')}"
+
+
+def show_step(step: ToolStep) -> None:
+    """A finished tool step, collapsed: the summary as its label, the arguments and result inside."""
+    with st.expander(("⚠️ " if step.error else "🔧 ") + step_summary(step), expanded=False):
+        st.caption(step_label(step.name, step.arguments))
+        if step.result is not None:
+            st.json(step.result, expanded=False)
+
+
+def steps_from_history(messages: list[MessageOut]) -> dict[str, ToolStep]:
+    """Tool steps of stored messages, by tool_call_id, so the history shows them like the live turn did."""
+    steps: dict[str, ToolStep] = {}
+    for message in messages:
+        for call in message.tool_calls or []:
+            function = call.get("function", {})
+            try:
+                arguments = json.loads(function.get("arguments") or "{}")
+            except json.JSONDecodeError:
+                arguments = {}
+            steps[call.get("id", "")] = ToolStep(function.get("name", "?"), arguments)
+        if message.role == "tool" and message.tool_call_id in steps:
+            step = steps[message.tool_call_id]
+            if message.content.startswith("Error: "):
+                step.error = message.content.removeprefix("Error: ")
+            else:
+                try:
+                    step.result = json.loads(message.content)
+                except json.JSONDecodeError:
+                    step.result = {"text": message.content}
+    return steps
+
+
+def show_history(messages: list[MessageOut]) -> None:
+    steps = steps_from_history(messages)
+    bubble = None
+    for message in messages:
+        if message.role == "user":
+            bubble = None
+            with st.chat_message("user"):
+                st.markdown(message.content)
+            continue
+        if message.role == "tool":
+            continue
+        if bubble is None:
+            bubble = st.chat_message("assistant")
+        with bubble:
+            for call in message.tool_calls or []:
+                if call.get("id") in steps:
+                    show_step(steps[call["id"]])
+            if message.content:
+                st.markdown(message.content)
+
+
+def task_rows(tasks: list[TaskOut]) -> list[dict[str, Any]]:
+    return [
+        {
+            "#": task.id,
+            "Title": task.title,
+            "Priority": task.priority,
+            "Due": task.due_date,
+            "Tags": " ".join(f"#{tag}" for tag in task.tags),
+            "Done": task.completed,
+        }
+        for task in tasks
+    ]
