@@ -1,0 +1,20 @@
+"""Fixtures for the UI tier: one MCP connection per module, the agent against a local fake model."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from app.client import McpConnection, TodoClient
+from tests.support import TOKEN
+
+
+@pytest.fixture(scope="module")
+def connection(mcp_url: str) -> Iterator[McpConnection]:
+    mcp = McpConnection(mcp_url, TOKEN, timeout=10)
+    yield mcp
+    mcp.close()
+
+
+@pytest.fixture
+def todo(connection: McpConnection, user_id: str) -> TodoClient:
+    return TodoClient(connection, user_id)
