@@ -56,6 +56,7 @@ def main() -> None:
         env["MCP_URL"] = f"http://127.0.0.1:{mcp_port}/mcp"
         streamlit = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py")]
         streamlit += ["--server.port", str(ui_port), "--server.headless", "true"]
+        streamlit += ["--server.address", os.environ.get("UI_ADDRESS", "localhost")]
         streamlit += ["--browser.gatherUsageStats", "false"]
         processes.append(subprocess.Popen(streamlit, env=env, cwd=ROOT))
         wait_for(f"http://127.0.0.1:{ui_port}/_stcore/health", processes[-1], "The Streamlit page")

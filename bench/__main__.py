@@ -1,6 +1,7 @@
 """`python -m bench` runs every benchmark and prints its figures."""
 
-from bench import tool_latency
+from bench import tool_latency, turn_overhead
 
 if __name__ == "__main__":
     tool_latency.main()
+    turn_overhead.main()

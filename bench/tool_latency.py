@@ -8,22 +8,15 @@ with psycopg directly, at the same concurrency, in the same run.
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import psycopg
 
+from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
-from mcp_server.db import Database
-from mcp_server.embedded import LocalPostgres, free_port
-from mcp_server.migrate import upgrade
-from mcp_server.settings import sqlalchemy_url
 from tests.support import TOKEN
 
 PROTOCOL = "2025-06-18"
@@ -101,14 +94,9 @@ ADD_SQL = [
         "INSERT INTO user_counters (user_id, last_task_number) VALUES (%s, 1) ON CONFLICT (user_id) "
         "DO UPDATE SET last_task_number = user_counters.last_task_number + 1 RETURNING last_task_number"
     ),
-    (
-        "INSERT INTO tasks (user_id, number, title, priority, tags) VALUES (%s, %s, %s, 'high', '{bench}') "
-        "RETURNING *"
-    ),
+    ("INSERT INTO tasks (user_id, number, title, priority, tags) VALUES (%s, %s, %s, 'high', '{bench}') RETURNING *"),
 ]
-LIST_SQL = (
-    "SELECT *, count(*) OVER () FROM tasks WHERE user_id = %s AND completed = false ORDER BY number LIMIT 20"
-)
+LIST_SQL = "SELECT *, count(*) OVER () FROM tasks WHERE user_id = %s AND completed = false ORDER BY number LIMIT 20"
 COMPLETE_SQL = (
     "UPDATE tasks SET completed = true, completed_at = now(), updated_at = now() "
     "WHERE user_id = %s AND number = %s RETURNING *"
@@ -141,18 +129,6 @@ async def sql_round(dsn: str, clients: int, rounds: int) -> tuple[dict[str, list
     return latencies, 0, time.perf_counter() - started
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        assert process.poll() is None, "the MCP server exited"
-        try:
-            if httpx2.get(f"{base}/readyz").status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the MCP server did not become ready")
-
-
 def report(title: str, summaries: list[Summary]) -> None:
     print(f"\n{title}\n{HEADER}")
     for summary in summaries:
@@ -160,35 +136,22 @@ def report(title: str, summaries: list[Summary]) -> None:
 
 
 async def run(levels: list[int], calls_per_level: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="todo-bench-") as folder, LocalPostgres(Path(folder) / "pg") as pg:
-        db = Database(sqlalchemy_url(pg.url))
-        upgrade(db.engine)
-        db.dispose()
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": pg.url, "MCP_AUTH_TOKEN": TOKEN, "MCP_PORT": str(port)}
-        env["LOG_LEVEL"] = "WARNING"
-        server = subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(base, server)
-            await tool_round(f"{base}/mcp", 4, 10)  # warm-up: imports, pool, plans
-            print(f"Tool-call latency: MCP over HTTP + Postgres vs raw SQL (machine: {os.cpu_count()} cores)")
-            for clients in levels:
-                rounds = max(1, calls_per_level // (clients * len(OPERATIONS)))
-                tools, tool_errors, tool_wall = await tool_round(f"{base}/mcp", clients, rounds)
-                sql, _, sql_wall = await sql_round(pg.url, clients, rounds)
-                all_tools = [x for name in OPERATIONS for x in tools[name]]
-                all_sql = [x for name in OPERATIONS for x in sql[name]]
-                tool_rows = [summarize(f"tool {n}", tools[n], 0, tool_wall) for n in OPERATIONS]
-                tool_rows.append(summarize("tool, all", all_tools, tool_errors, tool_wall))
-                sql_rows = [summarize(f"SQL floor {n}", sql[n], 0, sql_wall) for n in OPERATIONS]
-                sql_rows.append(summarize("SQL floor, all", all_sql, 0, sql_wall))
-                report(f"### {clients} concurrent client(s), {rounds} rounds each", tool_rows + sql_rows)
-                ratio = tool_rows[-1].p50 / sql_rows[-1].p50
-                print(f"p50 ratio tool / SQL floor: {ratio:.1f}x")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with running_stack() as (database_url, base):
+        await tool_round(f"{base}/mcp", 4, 10)  # warm-up: imports, pool, plans
+        print(f"Tool-call latency: MCP over HTTP + Postgres vs raw SQL (machine: {os.cpu_count()} cores)")
+        for clients in levels:
+            rounds = max(1, calls_per_level // (clients * len(OPERATIONS)))
+            tools, tool_errors, tool_wall = await tool_round(f"{base}/mcp", clients, rounds)
+            sql, _, sql_wall = await sql_round(database_url, clients, rounds)
+            all_tools = [x for name in OPERATIONS for x in tools[name]]
+            all_sql = [x for name in OPERATIONS for x in sql[name]]
+            tool_rows = [summarize(f"tool {n}", tools[n], 0, tool_wall) for n in OPERATIONS]
+            tool_rows.append(summarize("tool, all", all_tools, tool_errors, tool_wall))
+            sql_rows = [summarize(f"SQL floor {n}", sql[n], 0, sql_wall) for n in OPERATIONS]
+            sql_rows.append(summarize("SQL floor, all", all_sql, 0, sql_wall))
+            report(f"### {clients} concurrent client(s), {rounds} rounds each", tool_rows + sql_rows)
+            ratio = tool_rows[-1].p50 / sql_rows[-1].p50
+            print(f"p50 ratio tool / SQL floor: {ratio:.1f}x")
 
 
 def main() -> None:

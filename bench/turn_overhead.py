@@ -1,0 +1,61 @@
+"""A chat turn's own overhead: everything but the model's time, with the test model server answering at once.
+
+Each turn runs the real agent: store the user's message, read the history, one streamed model round that calls
+add_task through the real MCP server and Postgres, a second round that streams the reply, then store the reply.
+The offline assistant's turn (no model) is measured beside it.
+"""
+
+import argparse
+import time
+from typing import Any
+
+from app.agent import Agent
+from app.client import McpConnection, TodoClient
+from app.settings import UISettings
+from bench.common import running_stack
+from bench.stats import HEADER, summarize
+from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
+from tests.support import TOKEN
+
+
+def responder(body: dict[str, Any]) -> Reply:
+    """Call add_task for a user's message, then answer the tool result with a short text."""
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        return Text("Added it to your list.")
+    return ToolCalls([Call("add_task", {"title": last["content"][:60], "priority": "high"})])
+
+
+def measure(agent: Agent, todo: TodoClient, turns: int) -> list[float]:
+    conversation_id = str(todo.create_conversation().conversation_id)
+    latencies = []
+    for number in range(turns):
+        started = time.perf_counter()
+        for _ in agent.run_turn(todo.user_id, conversation_id, f"add task number {number}"):
+            pass
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=100)
+    args = parser.parse_args()
+    with running_stack() as (_, base), FakeOpenAI(default=responder) as fake:
+        connection = McpConnection(f"{base}/mcp", TOKEN)
+        settings = UISettings(mcp_url=f"{base}/mcp", openai_api_key="bench", openai_base_url=fake.base_url)
+        model_agent = Agent.from_settings(connection, settings)
+        offline_agent = Agent(connection, settings, llm=None)
+        measure(model_agent, TodoClient(connection, "warm-up"), 5)
+        with_model = measure(model_agent, TodoClient(connection, "bench-model"), args.turns)
+        offline = measure(offline_agent, TodoClient(connection, "bench-offline"), args.turns)
+        connection.close()
+    print(f"\nChat turn overhead over {args.turns} turns (model answering at once)\n{HEADER}")
+    print(
+        summarize("turn with the model: 2 streamed rounds, add_task, 4 MCP calls", with_model, 0, sum(with_model)).row()
+    )
+    print(summarize("turn with the offline assistant", offline, 0, sum(offline)).row())
+
+
+if __name__ == "__main__":
+    main()
