@@ -19,7 +19,7 @@ from tests.support import TOKEN
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[tuple[str, str]]:
+def running_stack(workers: int = 1) -> Iterator[tuple[str, str]]:
     """(Postgres URL, MCP base URL) of a fresh database and server, stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as folder, LocalPostgres(Path(folder) / "pg") as pg:
         db = Database(sqlalchemy_url(pg.url))
@@ -27,7 +27,7 @@ def running_stack() -> Iterator[tuple[str, str]]:
         db.dispose()
         port = free_port()
         env = {**os.environ, "DATABASE_URL": pg.url, "MCP_AUTH_TOKEN": TOKEN, "MCP_PORT": str(port)}
-        env["LOG_LEVEL"] = "WARNING"
+        env.update(LOG_LEVEL="WARNING", MCP_WORKERS=str(workers))
         server = subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -135,10 +135,13 @@ def report(title: str, summaries: list[Summary]) -> None:
         print(summary.row())
 
 
-async def run(levels: list[int], calls_per_level: int) -> None:
-    with running_stack() as (database_url, base):
+async def run(levels: list[int], calls_per_level: int, workers: int) -> None:
+    with running_stack(workers) as (database_url, base):
         await tool_round(f"{base}/mcp", 4, 10)  # warm-up: imports, pool, plans
-        print(f"Tool-call latency: MCP over HTTP + Postgres vs raw SQL (machine: {os.cpu_count()} cores)")
+        print(
+            f"\nTool-call latency: MCP over HTTP + Postgres vs raw SQL "
+            f"({workers} server process(es), machine: {os.cpu_count()} cores)"
+        )
         for clients in levels:
             rounds = max(1, calls_per_level // (clients * len(OPERATIONS)))
             tools, tool_errors, tool_wall = await tool_round(f"{base}/mcp", clients, rounds)
@@ -158,8 +161,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default="1,10,100", help="concurrent clients per level, comma-separated")
     parser.add_argument("--calls", type=int, default=3000, help="tool calls per level")
+    parser.add_argument("--workers", default="1,2", help="server processes to compare, comma-separated")
     args = parser.parse_args()
-    asyncio.run(run([int(x) for x in args.levels.split(",")], args.calls))
+    for workers in (int(x) for x in args.workers.split(",")):
+        asyncio.run(run([int(x) for x in args.levels.split(",")], args.calls, workers))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+from typing import Any
 
 import uvicorn
 
@@ -23,8 +24,15 @@ def main() -> None:
     if command == "migrate":
         db.dispose()
         return
+    if settings.mcp_workers > 1:
+        db.dispose()  # each worker process opens its own pool
+        app: Any = "mcp_server.server:app_from_environment"
+    else:
+        app = build_app(settings, db)
     uvicorn.run(
-        build_app(settings, db),
+        app,
+        factory=settings.mcp_workers > 1,
+        workers=settings.mcp_workers,
         host=settings.mcp_host,
         port=settings.mcp_port,
         log_level=settings.log_level.lower(),

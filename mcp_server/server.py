@@ -122,3 +122,10 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app with settings from the environment: uvicorn's factory for several worker processes."""
+    from mcp_server.settings import get_settings
+
+    return build_app(get_settings())

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
         description="Host headers accepted on /mcp; 'name:*' allows any port",
     )
     mcp_migrate_on_start: bool = True
+    mcp_workers: int = Field(default=1, ge=1, le=64, description="Server processes; in Kubernetes prefer replicas")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_connect_timeout: int = Field(default=3, ge=1, le=60, description="Seconds to wait for a connection")
