@@ -18,6 +18,9 @@ def main() -> None:
     command = parser.parse_args().command
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.log_level != "DEBUG":
+        # The SDK logs every stateless request at INFO ("Terminating session"): noise, and CPU on the hot path.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
     db = Database.from_settings(settings)
     if command == "migrate" or settings.mcp_migrate_on_start:
         upgrade(db.engine)
