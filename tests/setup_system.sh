@@ -16,5 +16,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ -x tests/images/setup_podman.sh ]; then
-  bash tests/images/setup_podman.sh
+  bash tests/images/setup_podman.sh >/dev/null
 fi
