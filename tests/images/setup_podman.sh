@@ -9,14 +9,23 @@
 # (CONTAINERS_CONF, STANDIN_IMAGE); progress and tool logs go to $STATE_DIR/setup.log.
 #
 # Settings (environment): TODO_IMAGES_STATE (default /var/tmp/todo-images), STANDIN_IMAGE (default
-# localhost/python-standin:3.11-bookworm), DEBIAN_MIRROR (default http://deb.debian.org/debian),
-# DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security).
+# localhost/python-standin:3.11-bookworm), DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (default: the mirrors
+# this machine's own apt uses, from /etc/apt/sources.list.d/debian.sources).
 set -euo pipefail
 
 STATE_DIR=${TODO_IMAGES_STATE:-/var/tmp/todo-images}
 STANDIN_IMAGE=${STANDIN_IMAGE:-localhost/python-standin:3.11-bookworm}
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-DEBIAN_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# The URIs of this machine's apt sources (deb822 format): the stanza whose suites are (not) -security.
+host_mirror() {
+  awk -v security="$1" '/^URIs:/ { uri = $2 } /^Suites:/ { if (($0 ~ /-security/) == security) { print uri; exit } }' \
+    /etc/apt/sources.list.d/debian.sources 2>/dev/null
+}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-$(host_mirror 0)}
+DEBIAN_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-$(host_mirror 1)}
+if [ -z "$DEBIAN_MIRROR" ] || [ -z "$DEBIAN_SECURITY_MIRROR" ]; then
+  echo "setup_podman.sh: set DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (no deb822 apt sources found)" >&2
+  exit 1
+fi
 PACKAGES=(podman buildah mmdebstrap runc slirp4netns fuse-overlayfs uidmap containernetworking-plugins
   catatonit conmon)
 
