@@ -49,6 +49,7 @@ def main() -> None:
         token = os.environ.get("MCP_AUTH_TOKEN") or secrets.token_urlsafe(32)
         env = {**os.environ, "DATABASE_URL": database_url, "MCP_AUTH_TOKEN": token, "MCP_PORT": str(mcp_port)}
         env.setdefault("LOG_LEVEL", "WARNING")
+        env.setdefault("LOG_FORMAT", "text")
 
         processes.append(subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env, cwd=ROOT))
         wait_for(f"http://127.0.0.1:{mcp_port}/readyz", processes[-1], "The MCP server")

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from mcp.types import Tool
 from openai import OpenAI
 
-from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
+from app.client import REQUEST_ID, McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.offline import ToolStep, run_offline
 from app.settings import UISettings
 from mcp_server.schemas import MessageIn, MessageOut
@@ -146,6 +147,7 @@ class Agent:
         """Answer one message. Raises ToolError/ServiceUnavailable before anything else if the message cannot
         be stored: then nothing happened and the page keeps the text."""
         today = today or dt.date.today()
+        REQUEST_ID.set(uuid.uuid4().hex)
         client = TodoClient(self.connection, user_id)
         client.append_messages(conversation_id, [MessageIn(role="user", content=text)])
         turn = Turn()

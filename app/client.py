@@ -11,6 +11,7 @@ pool, safe to share between threads and users); a `TodoClient` is a cheap per-us
 """
 
 import asyncio
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -41,6 +42,15 @@ from mcp_server.schemas import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The id of what the user is doing now (one chat turn), sent as X-Request-ID on every MCP call so that the
+# server's logs of one turn can be found together. Context variables follow the call onto the client's loop.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+async def _add_request_id(request: httpx2.Request) -> None:
+    if (request_id := REQUEST_ID.get()) is not None:
+        request.headers["X-Request-ID"] = request_id
 
 
 class ToolError(Exception):
@@ -86,7 +96,11 @@ class McpConnection:
                 stack = AsyncExitStack()
                 try:
                     http = await stack.enter_async_context(
-                        httpx2.AsyncClient(headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout)
+                        httpx2.AsyncClient(
+                            headers={"Authorization": f"Bearer {self._token}"},
+                            timeout=self.timeout,
+                            event_hooks={"request": [_add_request_id]},
+                        )
                     )
                     client = Client(
                         streamable_http_client(self.url, http_client=http), read_timeout_seconds=self.timeout

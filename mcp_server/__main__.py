@@ -1,13 +1,13 @@
 """`python -m mcp_server` serves the tools; `python -m mcp_server migrate` applies the migrations."""
 
 import argparse
-import logging
 from typing import Any
 
 import uvicorn
 
 from mcp_server.db import Database
 from mcp_server.migrate import upgrade
+from mcp_server.observability import configure_logging
 from mcp_server.server import build_app
 from mcp_server.settings import get_settings
 
@@ -17,10 +17,7 @@ def main() -> None:
     parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
     command = parser.parse_args().command
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.log_level != "DEBUG":
-        # The SDK logs every stateless request at INFO ("Terminating session"): noise, and CPU on the hot path.
-        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     if command == "migrate" or settings.mcp_migrate_on_start:
         upgrade(db.engine)
@@ -40,6 +37,7 @@ def main() -> None:
         port=settings.mcp_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # keep the logging configured above (JSON by default)
         timeout_graceful_shutdown=5,
     )
 

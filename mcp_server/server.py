@@ -2,6 +2,7 @@
 
 import hmac
 import logging
+import time
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
+from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
 from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools
 
@@ -42,17 +44,22 @@ def describe_validation_error(tool: str, error: ValidationError) -> str:
 class TodoMCPServer(MCPServer[Any]):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         """Report bad arguments and refused operations as plain sentences, without the SDK's prefix."""
+        started = time.perf_counter()
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
+            observe_tool_call(name, "crashed", started)
             raise
         except ToolError as exc:
+            observe_tool_call(name, "refused", started)
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
                 raise ToolError(describe_validation_error(name, cause)) from cause
             if isinstance(cause, ToolError):
                 raise ToolError(str(cause)) from cause
             raise
+        observe_tool_call(name, "ok", started)
+        return result
 
 
 class StaticTokenVerifier:
@@ -100,6 +107,10 @@ def build_server(db: Database, settings: Settings) -> TodoMCPServer:
             )
         return JSONResponse({"ready": True, "schema": revision})
 
+    @mcp.custom_route("/metrics", methods=["GET"])
+    async def metrics(request: Request) -> Response:
+        return metrics_response(db.engine.pool)
+
     return mcp
 
 
@@ -121,6 +132,8 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         db.dispose()
 
     app.router.lifespan_context = lifespan
+    app.add_middleware(RequestIdMiddleware)
+    stamp_request_ids()
     return app
 
 

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_connect_timeout: int = Field(default=3, ge=1, le=60, description="Seconds to wait for a connection")
     log_level: LogLevel = "INFO"
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("mcp_allowed_hosts", mode="before")
     @classmethod
