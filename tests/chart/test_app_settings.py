@@ -1,0 +1,63 @@
+"""The MCP server's own settings class accepts the environment the chart renders, in every container
+that runs mcp_server (the server and the migration step) and every values scenario."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.chart.chart_support import (
+    Manifest,
+    PodTemplate,
+    component_pod,
+    container,
+    containers,
+    env_value,
+    mcp_settings,
+    pod_templates,
+    resolved_env,
+)
+
+# Stand-ins for values that live in Secrets the chart does not render (existingSecret scenarios).
+EXISTING_SECRET_VALUES = {
+    "DATABASE_URL": "postgresql://todo:pass@db.example.com:5432/todo",
+    "MCP_AUTH_TOKEN": "a-token-from-an-existing-secret",
+}
+
+
+def mcp_server_containers(manifests: list[Manifest]) -> list[tuple[PodTemplate, str]]:
+    return [
+        (pod, c["name"])
+        for pod in pod_templates(manifests)
+        for c in containers(pod)
+        if "mcp_server" in " ".join(c.get("command", []))
+    ]
+
+
+def host_allowed(host: str, patterns: list[str]) -> bool:
+    """The SDK's Host check: an exact entry, or `name:*` for name:<any port>."""
+    return host in patterns or any(p.endswith(":*") and host.startswith(p[:-1]) for p in patterns)
+
+
+def test_server_and_migration_both_run_mcp_server(manifests: list[Manifest]) -> None:
+    commands = [" ".join(container(pod, name)["command"]) for pod, name in mcp_server_containers(manifests)]
+    assert any(c.endswith("python -m mcp_server") for c in commands)
+    assert any("python -m mcp_server migrate" in c for c in commands)
+
+
+def test_mcp_settings_accept_the_rendered_environment(
+    manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mcp = component_pod(manifests, "mcp")
+    port = container(mcp, "mcp")["ports"][0]["containerPort"]
+    ui_url = urlsplit(env_value(component_pod(manifests, "ui"), "ui", "MCP_URL", manifests) or "")
+    for pod, name in mcp_server_containers(manifests):
+        env = {**EXISTING_SECRET_VALUES, **resolved_env(pod, name, manifests)}
+        with monkeypatch.context() as isolated:
+            settings = mcp_settings(env, isolated)
+        assert settings.mcp_host == "0.0.0.0", name
+        assert settings.mcp_port == port, name
+        assert settings.mcp_migrate_on_start is False, name
+        assert settings.sqlalchemy_url.startswith("postgresql+psycopg://"), name
+        assert host_allowed(ui_url.netloc, settings.host_patterns), f"{name}: {ui_url.netloc}"
