@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-images bench lint format deps system-deps clean
+.PHONY: run test test-fast test-images images bench lint format deps system-deps clean
 
 $(STAMP): requirements.txt requirements/mcp.txt requirements/ui.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test-fast: $(STAMP)
 
 test-images: $(STAMP) system-deps
 	$(PY) -m pytest tests/images -m images
+
+## Both images, tagged as helm/values-minikube.yaml expects. Behind a TLS-intercepting proxy: EXTRA_CA=/path/ca.pem
+CONTAINER ?= podman
+IMAGE_TAG ?= dev
+BUILD_ARGS ?=
+comma := ,
+CA_SECRET = $(if $(EXTRA_CA),--secret id=extra_ca$(comma)src=$(EXTRA_CA))
+images:
+	$(CONTAINER) build -f Dockerfile.mcp -t todo-chatbot-mcp:$(IMAGE_TAG) $(CA_SECRET) $(BUILD_ARGS) .
+	$(CONTAINER) build -f Dockerfile.ui -t todo-chatbot-ui:$(IMAGE_TAG) $(CA_SECRET) $(BUILD_ARGS) .
 
 system-deps:
 	bash tests/setup_system.sh
