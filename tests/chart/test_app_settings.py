@@ -61,3 +61,24 @@ def test_mcp_settings_accept_the_rendered_environment(
         assert settings.mcp_migrate_on_start is False, name
         assert settings.sqlalchemy_url.startswith("postgresql+psycopg://"), name
         assert host_allowed(ui_url.netloc, settings.host_patterns), f"{name}: {ui_url.netloc}"
+
+
+def test_ui_settings_accept_the_rendered_environment(
+    manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import UISettings
+
+    ui = component_pod(manifests, "ui")
+    env = {
+        "OPENAI_API_KEY": "sk-from-an-existing-secret",
+        **EXISTING_SECRET_VALUES,
+        **resolved_env(ui, "ui", manifests),
+    }
+    for name in UISettings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = UISettings()
+    assert urlsplit(settings.mcp_url).path == "/mcp"
+    assert settings.mcp_auth_token.get_secret_value(), "the UI gets the MCP token"
+    assert settings.auth_mode in ("none", "header", "oidc")
