@@ -105,18 +105,17 @@ if prompt:
             st.markdown(prompt)
         with st.chat_message("assistant"):
             steps = st.container()
-            running: dict[str, object] = {}
+            running: list[object] = []  # the status box of the step in progress
 
             def reply_text():  # the turn's text as it streams; tool steps are drawn above it as they happen
                 for event in assistant.run_turn(user, conversation_id, prompt):  # type: ignore[arg-type]
                     if isinstance(event, TextDelta):
                         yield event.text
                     elif isinstance(event, StepStarted):
-                        running["status"] = steps.status(step_label(event.name, event.arguments), state="running")
+                        running.append(steps.status(step_label(event.name, event.arguments), state="running"))
                     elif isinstance(event, StepFinished):
-                        running.pop("status", None)
                         with steps:
-                            show_step(event.step)
+                            show_step(event.step, running.pop() if running else None)
                     elif isinstance(event, Notice):
                         steps.warning(event.text)
 

@@ -34,12 +34,16 @@ def step_summary(step: ToolStep) -> str:
     return f"{verb} task {task.get('id', '?')}: {task.get('title', '')}"
 
 
-def show_step(step: ToolStep) -> None:
-    """A finished tool step, collapsed: the summary as its label, the arguments and result inside."""
-    with st.expander(("⚠️ " if step.error else "🔧 ") + step_summary(step), expanded=False):
+def show_step(step: ToolStep, box: Any = None) -> None:
+    """A finished tool step, collapsed: what changed as its label, the call and its result inside. `box` is the
+    status box drawn while the step ran (live turns); the history draws a new one."""
+    if box is None:
+        box = st.status(step_label(step.name, step.arguments), expanded=False)
+    with box:
         st.caption(step_label(step.name, step.arguments))
         if step.result is not None:
             st.json(step.result, expanded=False)
+    box.update(label=step_summary(step), state="error" if step.error else "complete", expanded=False)
 
 
 def steps_from_history(messages: list[MessageOut]) -> dict[str, ToolStep]:
