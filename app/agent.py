@@ -175,8 +175,9 @@ class Agent:
         if reason is not None:
             yield Notice(f"The model is unavailable ({reason}); the offline assistant answered instead.")
         reply = self.connection.run(run_offline(text, client.tools, today, fallback_reason=reason))
+        turn_id = uuid.uuid4().hex[:8]  # call ids must be unique in the conversation, not just in the turn
         for index, step in enumerate(reply.steps, start=1):
-            call_id = f"offline-{index}"
+            call_id = f"offline-{turn_id}-{index}"
             call = {
                 "id": call_id,
                 "type": "function",
@@ -273,7 +274,8 @@ def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[
         raise ModelFailure(f"the model sent unreadable arguments for {call['name']}")
     for injected in INJECTED_ARGUMENTS:
         arguments.pop(injected, None)
-    return call["id"] or f"call-{call['name']}", call["name"], arguments
+    # A provider that sends no id still needs a unique one: it keys the tool result and add_task's idempotency key.
+    return call["id"] or f"call-{uuid.uuid4().hex[:12]}", call["name"], arguments
 
 
 def result_text(step: ToolStep) -> str:

@@ -66,7 +66,7 @@ with st.sidebar:
         st.info("Offline assistant: no language model is configured (set OPENAI_API_KEY to use one).")
     else:
         st.caption(f"Model: `{settings.openai_model}`")
-    if st.button("➕ New conversation", width="stretch"):
+    if st.button(":material/add: New conversation", width="stretch"):
         set_conversation(None)
         st.rerun()
     try:
@@ -84,21 +84,21 @@ with st.sidebar:
         if pick.button(label, key=f"open-{cid}", type=kind, width="stretch"):
             set_conversation(cid)
             st.rerun()
-        if remove.button("🗑", key=f"delete-{cid}", help=f"Delete “{label}”"):
+        if remove.button(":material/delete:", key=f"delete-{cid}", help=f"Delete “{label}”", type="tertiary"):
             todo.delete_conversation(cid)
             if cid == conversation_id:
                 set_conversation(None)
             st.rerun()
 
-chat, tasks_column = st.columns([3, 2], gap="large")
+chat, tasks_column = st.columns([5, 4], gap="medium")
 
+prompt = st.chat_input("Add, list, complete or change tasks…")
 with chat:
     if conversation is not None and conversation.messages:
         show_history(conversation.messages)
-    else:
+    elif not prompt:
         st.markdown(f"#### What do you need to get done?\nTry: {EXAMPLES}")
 
-prompt = st.chat_input("Add, list, complete or change tasks…")
 if prompt:
     with chat:
         with st.chat_message("user"):
@@ -137,14 +137,17 @@ with tasks_column:
         st.warning(f"Tasks could not be loaded: {exc}")
     else:
         if tasks.tasks:
+            rows = task_rows(tasks.tasks)
+            if status == "open":  # every row would say "not done"
+                rows = [{key: value for key, value in row.items() if key != "Done"} for row in rows]
             st.dataframe(
-                task_rows(tasks.tasks),
+                rows,
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "#": st.column_config.NumberColumn(width="small"),
+                    "#": st.column_config.NumberColumn(width=40),
                     "Done": st.column_config.CheckboxColumn(width="small"),
-                    "Due": st.column_config.DateColumn(format="ddd YYYY-MM-DD"),
+                    "Due": st.column_config.DateColumn(format="ddd MMM D"),
                 },
             )
             if tasks.total > len(tasks.tasks):
