@@ -7,9 +7,9 @@ agent fills in itself: the model never chooses whose data it touches.
 
 import copy
 import datetime as dt
+import hashlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,21 +79,28 @@ def model_tools(tools: list[Tool]) -> list[dict[str, Any]]:
 
 
 def openai_history(messages: list[MessageOut]) -> list[dict[str, Any]]:
-    """Stored messages as chat messages; history starts at a user message so no tool result lacks its call."""
+    """Stored messages as chat messages, from the first user message on. A tool call without its result (or a
+    result without its call), as a failure can leave behind, is left out: providers refuse such a history."""
     start = next((i for i, m in enumerate(messages) if m.role == "user"), len(messages))
+    kept = messages[start:]
+    answered = {m.tool_call_id for m in kept if m.role == "tool"}
+    called: set[str] = set()
     history: list[dict[str, Any]] = []
-    for message in messages[start:]:
+    for message in kept:
         entry: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.tool_calls:
-            entry["tool_calls"] = message.tool_calls
-        if message.tool_call_id:
+        if message.role == "tool":
+            if message.tool_call_id not in called:
+                continue
             entry["tool_call_id"] = message.tool_call_id
+        elif message.tool_calls:
+            calls = [call for call in message.tool_calls if call.get("id") in answered]
+            called.update(call["id"] for call in calls)
+            if calls:
+                entry["tool_calls"] = calls
+            elif not message.content:
+                continue
         history.append(entry)
     return history
-
-
-def idempotency_key(conversation_id: str, call_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._:-]", "-", f"{conversation_id}:{call_id}")[:64]
 
 
 def describe_failure(exc: Exception) -> str:
@@ -106,6 +113,9 @@ def describe_failure(exc: Exception) -> str:
     if "Timeout" in name:
         return "the model did not answer in time"
     if "Connection" in name:
+        cause = type(exc.__cause__).__name__
+        if "Protocol" in cause or "Read" in cause:
+            return "the model's answer was cut off"
         return "the model service could not be reached"
     return f"the model's answer could not be read ({name})"
 
@@ -114,8 +124,31 @@ def describe_failure(exc: Exception) -> str:
 class Turn:
     """What one turn produced, stored after the model is done (user message is stored before)."""
 
+    conversation_id: str
+    number: int  # the user's message's position in the conversation: names this turn's writes
     messages: list[MessageIn] = field(default_factory=list)
     steps: int = 0
+
+    def key(self, call: str) -> str:
+        """An idempotency key for one write of this turn: a retry of the call finds the first result."""
+        return hashlib.sha256(f"{self.conversation_id}:{self.number}:{call}".encode()).hexdigest()[:40]
+
+
+class TurnInterrupted(Exception):
+    """The task service failed after the user's message was stored: it is in the conversation, not lost."""
+
+
+class KeyedTools:
+    """The offline assistant's tool calls, with an idempotency key on each add_task of the turn."""
+
+    def __init__(self, tools: Any, turn: Turn):
+        self.tools, self.turn, self.adds = tools, turn, 0
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        if name == "add_task":
+            self.adds += 1
+            arguments = {**arguments, "idempotency_key": self.turn.key(f"offline-add-{self.adds}")}
+        return await self.tools.call_tool(name, arguments)
 
 
 class Agent:
@@ -149,14 +182,14 @@ class Agent:
         today = today or dt.date.today()
         REQUEST_ID.set(uuid.uuid4().hex)
         client = TodoClient(self.connection, user_id)
-        client.append_messages(conversation_id, [MessageIn(role="user", content=text)])
-        turn = Turn()
+        stored = client.append_messages(conversation_id, [MessageIn(role="user", content=text)])
+        turn = Turn(conversation_id, stored.total_messages)
         try:
             if self.llm is None:
                 yield from self._offline(client, text, today, turn, reason=None)
                 return
             try:
-                yield from self._model(client, conversation_id, today, turn)
+                yield from self._model(client, today, turn)
             except ModelFailure as failure:
                 log.warning("model failed: %s", failure)
                 if turn.steps:
@@ -165,16 +198,22 @@ class Agent:
                     yield Notice(notice)
                 else:
                     yield from self._offline(client, text, today, turn, reason=str(failure))
+        except (ServiceUnavailable, ToolError) as exc:
+            raise TurnInterrupted(str(exc)) from exc
         finally:
             if turn.messages:
-                client.append_messages(conversation_id, turn.messages)
+                try:
+                    client.append_messages(conversation_id, turn.messages)
+                except (ServiceUnavailable, ToolError):
+                    log.warning("the reply of a turn could not be stored (%d messages)", len(turn.messages))
 
     def _offline(
         self, client: TodoClient, text: str, today: dt.date, turn: Turn, reason: str | None
     ) -> Iterator[Event]:
         if reason is not None:
             yield Notice(f"The model is unavailable ({reason}); the offline assistant answered instead.")
-        reply = self.connection.run(run_offline(text, client.tools, today, fallback_reason=reason))
+        tools = KeyedTools(client.tools, turn)
+        reply = self.connection.run(run_offline(text, tools, today, fallback_reason=reason))
         turn_id = uuid.uuid4().hex[:8]  # call ids must be unique in the conversation, not just in the turn
         for index, step in enumerate(reply.steps, start=1):
             call_id = f"offline-{turn_id}-{index}"
@@ -191,14 +230,14 @@ class Agent:
         turn.messages.append(MessageIn(role="assistant", content=reply.text))
         yield TextDelta(reply.text)
 
-    def _model(self, client: TodoClient, conversation_id: str, today: dt.date, turn: Turn) -> Iterator[Event]:
+    def _model(self, client: TodoClient, today: dt.date, turn: Turn) -> Iterator[Event]:
         assert self.llm is not None
-        stored = client.get_conversation(conversation_id, limit=self.settings.history_messages).messages
+        stored = client.get_conversation(turn.conversation_id, limit=self.settings.history_messages).messages
         prompt = self.settings.system_prompt.format(today=today.isoformat(), weekday=today.strftime("%A"))
         messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *openai_history(stored)]
         tools = self.tools()
         offered = {tool["function"]["name"] for tool in tools}
-        for _ in range(self.settings.max_tool_steps):
+        for round_number in range(self.settings.max_tool_steps):
             text_parts: list[str] = []
             calls: dict[int, dict[str, Any]] = {}
             try:
@@ -240,7 +279,7 @@ class Agent:
             turn.messages.append(MessageIn.model_validate(assistant))
             for call_id, name, arguments in parsed:
                 yield StepStarted(name, arguments)
-                step = self._execute(client, conversation_id, call_id, name, arguments)
+                step = self._execute(client, turn.key(f"{round_number}:{call_id}"), name, arguments)
                 turn.steps += 1
                 yield StepFinished(step)
                 content = result_text(step)
@@ -250,16 +289,16 @@ class Agent:
         turn.messages.append(MessageIn(role="assistant", content=notice))
         yield Notice(notice)
 
-    def _execute(
-        self, client: TodoClient, conversation_id: str, call_id: str, name: str, arguments: dict[str, Any]
-    ) -> ToolStep:
-        sent = dict(arguments)
-        if name == "add_task":
-            sent["idempotency_key"] = idempotency_key(conversation_id, call_id)
+    def _execute(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
+        sent = {**arguments, "idempotency_key": key} if name == "add_task" else arguments
         try:
             return ToolStep(name, arguments, result=self.connection.run(client.tools.call_tool(name, sent)))
         except ToolError as error:
             return ToolStep(name, arguments, error=str(error))
+        except ServiceUnavailable:
+            # Every call in the history must have its result: the model (and the next turn's) needs one.
+            unknown = f"The task service did not answer, so whether {name} was done is unknown; check with list_tasks."
+            return ToolStep(name, arguments, error=unknown)
 
 
 def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:

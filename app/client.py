@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
+import random
 import threading
 import uuid
 from collections.abc import Coroutine
@@ -65,11 +66,21 @@ class ServiceUnavailable(Exception):
         self.detail = detail
 
 
+RETRIES = 2
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group (the SDK's task groups wrap transport errors)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 class McpConnection:
     """An MCP client session on a background event loop, shared by every thread of the process.
 
     A call that fails in transport drops the session; the next call opens a new one. Calls that are safe to
-    repeat (read-only or idempotent tools, or writes carrying an idempotency key) are retried once at once.
+    repeat (read-only or idempotent tools, or writes carrying an idempotency key) are retried (RETRIES times).
     """
 
     def __init__(self, url: str, token: str, *, timeout: float = 15.0):
@@ -153,16 +164,22 @@ class McpConnection:
         return bool(annotations and (annotations.read_only_hint or annotations.idempotent_hint))
 
     async def _with_retry(self, attempt: Any, *, retry: bool) -> Any:
-        for tries_left in (1, 0) if retry else (0,):
+        """Up to RETRIES more tries, a little apart (another replica may answer), for calls safe to repeat.
+        A timeout is not retried: a server that hangs once is likely to hang again, and the user is waiting."""
+        for tries_left in range(RETRIES if retry else 0, -1, -1):
             try:
                 return await attempt()
             except (ToolError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # transport failures arrive as many types (httpx, anyio, MCP errors)
+                cause = root_cause(exc)
                 await self._drop_session()
-                log.warning("MCP call failed (%s); %s", type(exc).__name__, "retrying" if tries_left else "giving up")
-                if not tries_left:
-                    raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                timed_out = "Timeout" in type(cause).__name__ or "timed out" in str(cause).lower()
+                if not tries_left or timed_out:
+                    log.warning("MCP call failed (%s); giving up", type(cause).__name__)
+                    raise ServiceUnavailable(f"{type(cause).__name__}: {cause}") from exc
+                log.warning("MCP call failed (%s); retrying", type(cause).__name__)
+                await asyncio.sleep(random.uniform(0.05, 0.25))
         raise AssertionError("unreachable")
 
     def list_tools(self) -> list[Tool]:

@@ -12,7 +12,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/main.py` from anywhere
 
-from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta
+from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta, TurnInterrupted
 from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
@@ -55,9 +55,8 @@ if conversation_id:
         st.warning("Conversation not found. It may have been deleted, or the link is not yours. Starting a new one.")
         set_conversation(None)
         conversation_id = None
-    except ServiceUnavailable as exc:
+    except ServiceUnavailable as exc:  # keep the conversation and the chat box: what is typed is shown back
         st.error(str(exc))
-        st.stop()
 
 with st.sidebar:
     st.title("✅ Todo chat")
@@ -124,8 +123,10 @@ if prompt:
                     conversation_id = str(todo.create_conversation().conversation_id)
                     set_conversation(conversation_id)
                 st.write_stream(reply_text())
+            except TurnInterrupted as exc:
+                st.error(f"{exc} Your message is saved in this conversation; ask again in a moment.")
             except (ServiceUnavailable, ToolError) as exc:
-                st.error(f"{exc} Your message was not lost; here it is to send again:")
+                st.error(f"{exc} Your message was not sent; here it is to send again:")
                 st.code(prompt, language=None, wrap_lines=True)
 
 with tasks_column:

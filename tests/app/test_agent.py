@@ -149,7 +149,7 @@ FAULTS: list[tuple[str, Reply, str]] = [
     ("server error", Status(500), "answered with an error (500)"),
     ("unavailable", Status(503), "answered with an error (503)"),
     ("too slow", Delay(5.0, Text("late")), "did not answer in time"),
-    ("cut mid-stream", CutStream(after_chunks=2, then_text="never finished"), "could not be reached"),
+    ("cut mid-stream", CutStream(after_chunks=2, then_text="never finished"), "answer was cut off"),
     ("garbage", Garbage(), "could not be read"),
     ("malformed arguments", ToolCalls([Call("add_task", '{"title": "buy milk"')]), "unreadable arguments"),
     ("unknown tool", ToolCalls([Call("drop_database", {})]), "tool that does not exist"),
