@@ -1,11 +1,12 @@
 """The tools' argument types and results: the one source of truth for the schemas clients and models see."""
 
 import datetime as dt
+import json
 import unicodedata
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 Priority = Literal["low", "medium", "high"]
 Status = Literal["open", "done", "all"]
@@ -34,8 +35,28 @@ def _tag(value: str) -> str:
     if not tag:
         raise ValueError("tags must not be empty")
     if any(char.isspace() for char in tag):
-        raise ValueError(f"tag {tag!r} must be one word (no spaces)")
+        raise ValueError("each tag must be one word (no spaces)")
+    if len(tag) > 32:  # lowercasing can lengthen a word ('İ' becomes 'i' and a combining dot)
+        raise ValueError("each tag must be at most 32 characters")
     return tag
+
+
+def _not_bool(value: object) -> object:
+    """JSON true/false are not numbers here (pydantic would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """What jsonb can store: no NaN or Infinity, no NUL anywhere (keys included)."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError("must not contain NaN or Infinity") from exc
+    if "\\u0000" in text:
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
@@ -69,8 +90,18 @@ Tags = Annotated[
 ]
 TaskNumber = Annotated[
     int,
+    BeforeValidator(_not_bool),
     Field(ge=1, le=2_147_483_647, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
 ]
+Count = Annotated[int, BeforeValidator(_not_bool)]
+ConversationTitle = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(_printable),
+    AfterValidator(_single_line),
+    Field(description="Optional; set from the first user message when empty."),
+]
+CallId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
 DueDate = Annotated[dt.date, Field(description="Due date as YYYY-MM-DD.")]
 ConversationId = Annotated[uuid.UUID, Field(description="The conversation's id (a UUID).")]
 IdempotencyKey = Annotated[
@@ -81,7 +112,8 @@ IdempotencyKey = Annotated[
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
 ]
-MessageContent = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(_printable)]
+# 100 messages of 32 000 characters stay under the server's 16 MiB request limit even at 4 bytes a character.
+MessageContent = Annotated[str, StringConstraints(max_length=32_000), AfterValidator(_printable)]
 
 
 class TaskOut(BaseModel):
@@ -114,9 +146,14 @@ class ToolCall(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    id: CallId
     type: Literal["function"] = "function"
-    function: dict[str, Any]
+    function: Annotated[dict[str, Any], AfterValidator(_json_safe)]
+
+    @model_validator(mode="after")
+    def _extras_json_safe(self) -> "ToolCall":
+        _json_safe(self.model_extra)
+        return self
 
 
 class MessageIn(BaseModel):
@@ -125,7 +162,7 @@ class MessageIn(BaseModel):
     role: Role
     content: MessageContent = ""
     tool_calls: Annotated[list[ToolCall], Field(max_length=64)] | None = None
-    tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    tool_call_id: CallId | None = None
 
 
 class MessageOut(BaseModel):

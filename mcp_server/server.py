@@ -3,6 +3,8 @@
 import hmac
 import logging
 import time
+import types
+import typing
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +27,7 @@ from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools
 
 log = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (100 x 32 000 characters) fits
 
 INSTRUCTIONS = (
     "Tools for one user's todo list and chat history. Every tool takes user_id and sees only that user's data. "
@@ -62,6 +65,34 @@ class TodoMCPServer(MCPServer[Any]):
         return result
 
 
+def _is_text(annotation: Any) -> bool:
+    """str, or an Annotated/Optional str."""
+    if annotation is str:
+        return True
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _is_text(args[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in args if arg is not type(None)]
+        return bool(options) and all(_is_text(arg) for arg in options)
+    return False
+
+
+def keep_text_as_text(mcp: MCPServer[Any]) -> None:
+    """The SDK decodes a string argument that looks like JSON ('null', '[1, 2]') unless the parameter is exactly
+    `str`; for our optional text parameters that would change what the caller wrote (a title of 'null' would mean
+    "unchanged"). Text parameters keep the caller's string; lists (tags, messages) are still decoded."""
+    for tool in mcp._tool_manager.list_tools():
+        metadata = tool.fn_metadata
+        text = {name for name, field in metadata.arg_model.model_fields.items() if _is_text(field.annotation)}
+        decode = metadata.pre_parse_json
+
+        def pre_parse(data: dict[str, Any], decode: Any = decode, text: set[str] = text) -> dict[str, Any]:
+            return {key: data[key] if key in text else value for key, value in decode(data).items()}
+
+        object.__setattr__(metadata, "pre_parse_json", pre_parse)
+
+
 class StaticTokenVerifier:
     """Accepts exactly one shared bearer token, compared in constant time."""
 
@@ -86,6 +117,7 @@ def build_server(db: Database, settings: Settings) -> TodoMCPServer:
     )
     register_task_tools(mcp, db)
     register_conversation_tools(mcp, db)
+    keep_text_as_text(mcp)
 
     @mcp.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> Response:
@@ -121,6 +153,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     app = mcp.streamable_http_app(
         stateless_http=True,
         json_response=True,
+        max_request_body_size=MAX_REQUEST_BYTES,
         transport_security=TransportSecuritySettings(allowed_hosts=settings.host_patterns),
     )
     inner_lifespan = app.router.lifespan_context

@@ -51,7 +51,9 @@ class Query:
         compiled = statement.compile(dialect=DIALECT)
         self.sql = str(compiled)
         # Values written into the statement itself (literals, None); the named bindparams come with each run.
-        self.constants = {name: compiled.params[name] for bind, name in compiled.bind_names.items() if not bind.required}
+        self.constants = {
+            name: compiled.params[name] for bind, name in compiled.bind_names.items() if not bind.required
+        }
 
     def run(self, conn: Connection, **params: Any) -> CursorResult[Any]:
         return conn.exec_driver_sql(self.sql, {**self.constants, **params})

@@ -19,7 +19,9 @@ from mcp_server.schemas import (
     ConversationId,
     ConversationList,
     ConversationOut,
+    ConversationTitle,
     ConversationWithMessages,
+    Count,
     DeletedConversation,
     DeletedTask,
     Description,
@@ -48,8 +50,8 @@ CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
-Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items.")]
-Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first.")]
+Limit = Annotated[Count, Field(ge=1, le=200, description="At most this many items.")]
+Offset = Annotated[Count, Field(ge=0, le=1_000_000, description="Skip this many items first.")]
 
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
@@ -159,7 +161,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(title="Start a conversation", annotations=CREATE)
     def create_conversation(
         user_id: UserId,
-        title: Annotated[str, Field(max_length=200, description="Optional; set from the first message")] = "",
+        title: ConversationTitle = "",
     ) -> ConversationOut:
         """Start a new, empty conversation."""
         with db.transaction() as conn:
@@ -177,7 +179,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         user_id: UserId,
         conversation_id: ConversationId,
         limit: Annotated[
-            int | None, Field(ge=1, le=10_000, description="Only the most recent N messages (all if omitted)")
+            Count | None, Field(ge=1, le=10_000, description="Only the most recent N messages (all if omitted)")
         ] = None,
     ) -> ConversationWithMessages:
         """A conversation with its messages in order (tool calls and results included)."""

@@ -199,3 +199,34 @@ async def test_user_id_is_required_and_checked(client: Client, user_id_value: An
 
 async def test_unknown_tool_is_a_tool_error(client: Client) -> None:
     assert "Unknown tool" in failed(await client.call_tool("drop_tables", {"user_id": "u"}))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"title": "null"}, "null"),
+        ({"title": "[1, 2]"}, "[1, 2]"),
+        ({"title": "{}"}, "{}"),
+    ],
+)
+async def test_text_that_looks_like_json_stays_text(
+    client: Client, user_id: str, arguments: dict[str, Any], expected: str
+) -> None:
+    await add(client, user_id, title="original")
+    updated = ok(await client.call_tool("update_task", {"user_id": user_id, "task_id": 1, **arguments}))
+    assert updated["title"] == expected
+    found = await list_all(client, user_id, search=expected)
+    assert [t["title"] for t in found["tasks"]] == [expected]
+
+
+@pytest.mark.parametrize("value", [True, False])
+async def test_true_and_false_are_not_task_numbers(client: Client, user_id: str, value: bool) -> None:
+    await add(client, user_id, title="keep open")
+    message = failed(await client.call_tool("complete_task", {"user_id": user_id, "task_id": value}))
+    assert "task_id" in message and "true/false" in message
+    assert (await list_all(client, user_id))["tasks"][0]["completed"] is False
+
+
+async def test_a_tag_that_lengthens_when_lowercased_is_refused(client: Client, user_id: str) -> None:
+    message = failed(await client.call_tool("add_task", {"user_id": user_id, "title": "t", "tags": ["İ" * 17]}))
+    assert "at most 32 characters" in message and "İ" not in message
