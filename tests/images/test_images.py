@@ -434,9 +434,10 @@ def test_no_build_tools_or_secrets_in_images(images: Built, tier: str) -> None:
     local_cas = sorted(LOCAL_CA_DIR.glob("*.crt")) if LOCAL_CA_DIR.is_dir() else []
     # A base64 line from the middle of each local CA: if it shows up in the image, the CA was baked in.
     markers = [ca.read_text().splitlines()[3] for ca in local_cas if len(ca.read_text().splitlines()) > 4]
-    # The UI shares only the result models of the tool server (mcp_server.schemas imports pydantic alone).
+    # The UI shares only the result models of the tool server (mcp_server.schemas imports pydantic alone), and
+    # carries the page's Streamlit settings (.streamlit/config.toml).
     sources = {"mcp": "ls -A /app", "ui": "ls -A /app; ls -A /app/mcp_server"}[tier]
-    expected = {"mcp": "mcp_server", "ui": "app mcp_server __init__.py schemas.py"}[tier]
+    expected = {"mcp": "mcp_server", "ui": ".streamlit app mcp_server __init__.py schemas.py"}[tier]
     script = textwrap.dedent(f"""
         set -u
         bad=0
