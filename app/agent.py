@@ -201,6 +201,7 @@ class Agent:
         except (ServiceUnavailable, ToolError) as exc:
             raise TurnInterrupted(str(exc)) from exc
         finally:
+            answer_unanswered_calls(turn.messages)
             if turn.messages:
                 try:
                     client.append_messages(conversation_id, turn.messages)
@@ -281,10 +282,10 @@ class Agent:
                 yield StepStarted(name, arguments)
                 step = self._execute(client, turn.key(f"{round_number}:{call_id}"), name, arguments)
                 turn.steps += 1
-                yield StepFinished(step)
-                content = result_text(step)
+                content = result_text(step)  # recorded before the page draws it: the page may stop the turn there
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
                 turn.messages.append(MessageIn(role="tool", tool_call_id=call_id, content=content))
+                yield StepFinished(step)
         notice = f"I stopped after {self.settings.max_tool_steps} rounds of tool calls; ask again to go on."
         turn.messages.append(MessageIn(role="assistant", content=notice))
         yield Notice(notice)
@@ -299,6 +300,15 @@ class Agent:
             # Every call in the history must have its result: the model (and the next turn's) needs one.
             unknown = f"The task service did not answer, so whether {name} was done is unknown; check with list_tasks."
             return ToolStep(name, arguments, error=unknown)
+
+
+def answer_unanswered_calls(messages: list[MessageIn]) -> None:
+    """A turn stopped between a tool call and its result (the page reran) still stores a result for each call."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    for message in list(messages):
+        for call in message.tool_calls or []:
+            if call.id not in answered:
+                messages.append(MessageIn(role="tool", tool_call_id=call.id, content="Error: the turn was interrupted"))
 
 
 def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:

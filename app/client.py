@@ -18,7 +18,6 @@ import random
 import threading
 import uuid
 from collections.abc import Coroutine
-from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import httpx2
@@ -79,7 +78,7 @@ def root_cause(exc: BaseException) -> BaseException:
 class McpConnection:
     """An MCP client session on a background event loop, shared by every thread of the process.
 
-    A call that fails in transport drops the session; the next call opens a new one. Calls that are safe to
+    A call that fails in transport drops the session; the next try opens a new one. Calls that are safe to
     repeat (read-only or idempotent tools, or writes carrying an idempotency key) are retried (RETRIES times).
     """
 
@@ -91,7 +90,8 @@ class McpConnection:
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-client", daemon=True)
         self._thread.start()
         self._client: Client | None = None
-        self._stack: AsyncExitStack | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._close: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._tools: dict[str, Tool] = {}
 
@@ -100,34 +100,44 @@ class McpConnection:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     async def _session(self) -> Client:
+        """The open session, opening one if needed. A task of its own holds it open: its task groups must be
+        entered and left in one task, while calls come from many (each `run` is a task of its own)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._client is None:
-                stack = AsyncExitStack()
-                try:
-                    http = await stack.enter_async_context(
-                        httpx2.AsyncClient(
-                            headers={"Authorization": f"Bearer {self._token}"},
-                            timeout=self.timeout,
-                            event_hooks={"request": [_add_request_id]},
-                        )
-                    )
-                    client = Client(
-                        streamable_http_client(self.url, http_client=http), read_timeout_seconds=self.timeout
-                    )
-                    self._client = await stack.enter_async_context(client)
-                    self._stack = stack
-                except BaseException:
-                    await stack.aclose()
-                    raise
+                opened: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+                self._close = asyncio.Event()
+                self._owner = asyncio.create_task(self._hold_session(opened, self._close))
+                self._client = await opened
             return self._client
 
+    async def _hold_session(self, opened: "asyncio.Future[Client]", close: asyncio.Event) -> None:
+        try:
+            async with (
+                httpx2.AsyncClient(
+                    headers={"Authorization": f"Bearer {self._token}"},
+                    timeout=self.timeout,
+                    event_hooks={"request": [_add_request_id]},
+                ) as http,
+                Client(streamable_http_client(self.url, http_client=http), read_timeout_seconds=self.timeout) as client,
+            ):
+                opened.set_result(client)
+                await close.wait()
+        except BaseException as exc:  # a session that breaks ends here, not in a caller's task
+            if not opened.done():
+                opened.set_exception(exc)
+            else:
+                log.debug("the MCP session ended with an error", exc_info=True)
+
     async def _drop_session(self) -> None:
-        stack, self._client, self._stack = self._stack, None, None
-        if stack is not None:
+        owner, close = self._owner, self._close
+        self._client, self._owner, self._close = None, None, None
+        if close is not None:
+            close.set()
+        if owner is not None:
             try:
-                await stack.aclose()
+                await asyncio.wait_for(owner, timeout=5)
             except Exception:  # the session is broken already; closing it may fail too
                 log.debug("closing a broken MCP session failed", exc_info=True)
 

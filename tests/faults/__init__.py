@@ -1,0 +1,1 @@
+"""Fault injection, end to end: the MCP server killed and restarted, Postgres stopped, a failing model, replicas."""

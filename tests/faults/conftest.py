@@ -1,0 +1,56 @@
+"""Fixtures of the fault-injection tests, and the count of injected faults written at the end of the session."""
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.client import McpConnection
+from tests.faults.support import FAULT_COUNTS, ROOT, McpProcess
+from tests.support import TOKEN
+
+COUNTS_FILE = ROOT / "artifacts" / "fault-counts.json"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not FAULT_COUNTS:
+        return  # no fault test ran: leave the last run's counts alone
+    COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    counts = dict(sorted(FAULT_COUNTS.items()))
+    report = {"total": sum(counts.values()), "by_category": counts}
+    Path(COUNTS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+
+
+@pytest.fixture
+def mcp_process(database_url: str) -> Iterator[Callable[..., McpProcess]]:
+    """Start `python -m mcp_server` processes on the session database; all are stopped at the end."""
+    started: list[McpProcess] = []
+
+    def launch(*, wait: bool = True, database: str | None = None, **env: str) -> McpProcess:
+        process = McpProcess(database or database_url, **env)
+        started.append(process)
+        return process.start() if wait else process.launch()
+
+    try:
+        yield launch
+    finally:
+        for process in started:
+            process.close()
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., McpConnection]]:
+    """McpConnections (closed at the end); short timeouts so a hang fails the test instead of stalling it."""
+    opened: list[McpConnection] = []
+
+    def open_connection(url: str, timeout: float = 5) -> McpConnection:
+        connection = McpConnection(url, TOKEN, timeout=timeout)
+        opened.append(connection)
+        return connection
+
+    try:
+        yield open_connection
+    finally:
+        for connection in opened:
+            connection.close()
