@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-images images bench lint format deps system-deps clean
+.PHONY: run test test-fast test-images images bench bench-load lint format deps system-deps clean
 
 $(STAMP): requirements.txt requirements/mcp.txt requirements/ui.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ system-deps:
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+## 100 simulated users through the real agent, MCP server and Postgres, and the saturation curve (~4 min).
+bench-load: $(STAMP)
+	$(PY) -m bench.load
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
