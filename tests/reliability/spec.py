@@ -1,0 +1,356 @@
+"""A reference model of every tool's arguments, written from the README's contract (not imported from
+mcp_server/schemas.py): for any arguments, which fields must be refused, which are fine and what they
+normalise to (titles stripped, tags lowercased without '#', deduplicated, ...), and which the model does not
+predict (lenient coercions such as "3" for 3, where either answer is acceptable as long as it is clean).
+
+Text is text: a title of 'null' or '[1, 2]' is that title (the SDK decodes JSON-looking strings for parameters
+not typed exactly `str`; the server turns that off for its text parameters since a13a3a3).
+"""
+
+import dataclasses
+import datetime as dt
+import math
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+MISSING: Any = _Missing()  # the argument was not sent
+UNKNOWN: Any = _Unknown()  # accepted or not, the model does not predict the value it becomes
+
+
+class Bad(Exception):
+    """The value must be refused."""
+
+
+@dataclasses.dataclass
+class Maybe(Exception):
+    """Either answer is fine; if accepted, the value becomes `value` (or something unpredicted: UNKNOWN)."""
+
+    value: Any = UNKNOWN
+
+
+# Strings
+
+# What pydantic's strip_whitespace trims: Unicode White_Space (Python's isspace() minus U+001C..U+001F).
+TRIMMED = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and not 0x1C <= c <= 0x1F)
+
+
+def has_control(text: str) -> bool:
+    """Control characters other than tab, newline and carriage return (which Postgres or a title cannot hold)."""
+    return any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
+
+
+def text(value: Any, *, strip: bool, low: int, high: int, single_line: bool = False) -> str:
+    if not isinstance(value, str):
+        raise Bad
+    if strip:
+        value = value.strip(TRIMMED)
+    if not low <= len(value) <= high or has_control(value):
+        raise Bad
+    if single_line and ("\n" in value or "\r" in value):
+        raise Bad
+    return value
+
+
+def user_id(value: Any) -> str:
+    return text(value, strip=True, low=1, high=320)
+
+
+def title(value: Any) -> str:
+    return text(value, strip=True, low=1, high=200, single_line=True)
+
+
+def description(value: Any) -> str:
+    return text(value, strip=False, low=0, high=2000)
+
+
+def search(value: Any) -> str:
+    return text(value, strip=True, low=1, high=200)
+
+
+def conversation_title(value: Any) -> str:
+    """Checked like a task title (one line, no control characters) but may be empty; stored as title_from()."""
+    return title_from(text(value, strip=True, low=0, high=200, single_line=True))
+
+
+def title_from(value: str) -> str:
+    """The README: a conversation's title is its text on one line, at most 80 characters ('…' when cut)."""
+    line = " ".join(value.split())
+    return line if len(line) <= 80 else line[:79].rstrip() + "…"
+
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def idempotency_key(value: Any) -> str:
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.fullmatch(value):
+        raise Bad
+    return value
+
+
+def tag(value: Any) -> str:
+    """One tag: one word of at most 32 characters (once lowercased: 'İ' becomes two), stored lowercased,
+    without '#', surrounding spaces dropped."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 32 or has_control(value):
+        raise Bad
+    normalised = value.strip().lstrip("#").lower()
+    if not normalised or any(char.isspace() for char in normalised) or len(normalised) > 32:
+        raise Bad
+    return normalised
+
+
+def tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        raise Maybe()  # the SDK decodes a JSON list sent as a string
+    if not isinstance(value, list) or len(value) > 10:
+        raise Bad
+    return list(dict.fromkeys(tag(item) for item in value))
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise Bad
+        return value
+
+    return check
+
+
+priority = choice("low", "medium", "high")
+status = choice("open", "done", "all")
+sort = choice("created", "due", "priority")
+
+
+def integer(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool):
+            raise Bad  # true/false are not numbers
+        if isinstance(value, int):
+            if not low <= value <= high:
+                raise Bad
+            return value
+        if isinstance(value, float):
+            if not value.is_integer() or not low <= value <= high:
+                raise Bad
+            raise Maybe(int(value))  # 3.0 for 3: lenient, either answer is fine
+        if isinstance(value, str):
+            raise Maybe()
+        raise Bad
+
+    return check
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        raise Maybe(bool(value))
+    if isinstance(value, str):
+        raise Maybe()
+    raise Bad
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def date(value: Any) -> dt.date:
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise Bad from None
+    if isinstance(value, str | int | float):
+        raise Maybe()  # other spellings, 'null', timestamps: lenient parsing is fine
+    raise Bad
+
+
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def conversation_id(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise Bad
+    if CANONICAL_UUID.fullmatch(value):
+        return uuid.UUID(value)
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise Bad from None
+    raise Maybe(parsed)  # braces, urn:uuid:, no dashes: lenient parsing is fine
+
+
+def _contains(value: Any, needle: Callable[[Any], bool]) -> bool:
+    if needle(value):
+        return True
+    if isinstance(value, dict):
+        return any(_contains(k, needle) or _contains(v, needle) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains(item, needle) for item in value)
+    return False
+
+
+def _jsonb_unsafe(value: Any) -> bool:
+    """What Postgres jsonb cannot hold: NUL in any string or key, NaN and infinities."""
+    return _contains(
+        value, lambda v: (isinstance(v, str) and "\x00" in v) or (isinstance(v, float) and not math.isfinite(v))
+    )
+
+
+def call_id(value: Any) -> str:
+    return text(value, strip=False, low=1, high=128)
+
+
+def tool_call(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Bad
+    call_id(value.get("id", MISSING))
+    if value.get("type", "function") != "function" or not isinstance(value.get("function"), dict):
+        raise Bad
+    if _jsonb_unsafe(value):
+        raise Bad
+    return {**value, "type": "function"}
+
+
+def message(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not set(value) <= {"role", "content", "tool_calls", "tool_call_id"}:
+        raise Bad
+    role = choice("user", "assistant", "tool")(value.get("role", MISSING))
+    content = text(value.get("content", ""), strip=False, low=0, high=32_000)
+    calls = value.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list) or len(calls) > 64:
+            raise Bad
+        calls = [tool_call(call) for call in calls]
+    answers = value.get("tool_call_id")
+    if answers is not None:
+        answers = call_id(answers)
+    return {"role": role, "content": content, "tool_calls": calls or None, "tool_call_id": answers}
+
+
+def messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        raise Maybe()  # the SDK decodes a JSON list sent as a string
+    if not isinstance(value, list) or not 1 <= len(value) <= 100:
+        raise Bad
+    return [message(item) for item in value]
+
+
+# The tools
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    check: Callable[[Any], Any]
+    default: Any = MISSING  # MISSING: required
+    nullable: bool = False  # null means "not given" (the default)
+
+
+TASK_ID = Param(integer(1, 2_147_483_647))
+TOOLS: dict[str, dict[str, Param]] = {
+    "add_task": {
+        "user_id": Param(user_id),
+        "title": Param(title),
+        "description": Param(description, ""),
+        "priority": Param(priority, "medium"),
+        "due_date": Param(date, None, nullable=True),
+        "tags": Param(tags, []),
+        "idempotency_key": Param(idempotency_key, None, nullable=True),
+    },
+    "list_tasks": {
+        "user_id": Param(user_id),
+        "status": Param(status, "open"),
+        "priority": Param(priority, None, nullable=True),
+        "tag": Param(tag, None, nullable=True),
+        "due_before": Param(date, None, nullable=True),
+        "overdue": Param(boolean, False),
+        "search": Param(search, None, nullable=True),
+        "sort": Param(sort, "created"),
+        "limit": Param(integer(1, 200), 50),
+        "offset": Param(integer(0, 1_000_000), 0),
+    },
+    "complete_task": {"user_id": Param(user_id), "task_id": TASK_ID},
+    "reopen_task": {"user_id": Param(user_id), "task_id": TASK_ID},
+    "update_task": {
+        "user_id": Param(user_id),
+        "task_id": TASK_ID,
+        "title": Param(title, None, nullable=True),
+        "description": Param(description, None, nullable=True),
+        "priority": Param(priority, None, nullable=True),
+        "due_date": Param(date, None, nullable=True),
+        "clear_due_date": Param(boolean, False),
+        "tags": Param(tags, None, nullable=True),
+    },
+    "delete_task": {"user_id": Param(user_id), "task_id": TASK_ID},
+    "create_conversation": {"user_id": Param(user_id), "title": Param(conversation_title, "")},
+    "list_conversations": {
+        "user_id": Param(user_id),
+        "limit": Param(integer(1, 200), 20),
+        "offset": Param(integer(0, 1_000_000), 0),
+    },
+    "get_conversation": {
+        "user_id": Param(user_id),
+        "conversation_id": Param(conversation_id),
+        "limit": Param(integer(1, 10_000), None, nullable=True),
+    },
+    "append_messages": {
+        "user_id": Param(user_id),
+        "conversation_id": Param(conversation_id),
+        "messages": Param(messages),
+    },
+    "delete_conversation": {"user_id": Param(user_id), "conversation_id": Param(conversation_id)},
+}
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What the reference model expects of one call."""
+
+    values: dict[str, Any]  # every parameter's value after normalisation (UNKNOWN where not predicted)
+    bad: set[str]  # must be refused, naming these
+    maybe: set[str]  # the model does not predict acceptance
+    extra: set[str]  # unknown argument names sent
+
+    @property
+    def must_accept(self) -> bool:
+        return not (self.bad or self.maybe)
+
+
+def judge(tool: str, arguments: dict[str, Any]) -> Verdict:
+    params = TOOLS[tool]
+    verdict = Verdict(values={}, bad=set(), maybe=set(), extra=set(arguments) - set(params))
+    for name, param in params.items():
+        raw = arguments.get(name, MISSING)
+        if raw is MISSING or (raw is None and param.nullable):
+            if param.default is MISSING:
+                verdict.bad.add(name)
+            verdict.values[name] = param.default
+            continue
+        try:
+            verdict.values[name] = param.check(raw)
+        except Bad:
+            verdict.bad.add(name)
+            verdict.values[name] = UNKNOWN
+        except Maybe as exc:
+            verdict.maybe.add(name)
+            verdict.values[name] = exc.value
+    # Unknown arguments are ignored today (test_properties.test_unknown_arguments_are_silently_ignored); a
+    # refusal that names them is the better answer, so either is accepted here.
+    verdict.maybe |= verdict.extra
+    if tool == "update_task" and not verdict.bad:
+        clear, due = verdict.values["clear_due_date"], verdict.values["due_date"]
+        if clear is UNKNOWN or (clear and due is UNKNOWN):
+            verdict.maybe.add("clear_due_date")
+    return verdict

@@ -1,0 +1,178 @@
+"""The reliability suite's shared pieces: counting, calling a tool and classifying what came back, and
+database snapshots.
+
+A call has exactly three outcomes here: a result, a refusal (a tool error whose message is one of the server's
+documented sentences), or a crash (the SDK's generic "Error executing tool X", an empty message, a transport
+failure, a 5xx). A crash always fails a test.
+"""
+
+import dataclasses
+import datetime as dt
+import re
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from app.client import McpConnection, ServiceUnavailable, ToolError
+
+# section -> key -> count; written to artifacts/reliability-counts.json when the session ends (conftest.py).
+COUNTS: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+
+def count(section: str, key: str, n: int = 1) -> None:
+    COUNTS[section][key] += n
+
+
+# Calling a tool
+
+
+@dataclasses.dataclass
+class Outcome:
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    crash: str | None = None
+
+    def describe(self) -> str:
+        if self.crash is not None:
+            return f"CRASH: {self.crash}"
+        if self.error is not None:
+            return f"refused: {self.error}"
+        return f"ok: {self.result}"
+
+
+def call(conn: McpConnection, tool: str, arguments: dict[str, Any]) -> Outcome:
+    """Call a tool through the app's client over real HTTP and classify the answer."""
+    try:
+        return Outcome(result=conn.call(tool, arguments))
+    except ToolError as exc:
+        text = str(exc)
+        if (
+            not text.strip()
+            or text.startswith("Error executing tool")
+            or text.endswith("returned no structured result")
+        ):
+            return Outcome(crash=text or "<empty error message>")
+        return Outcome(error=text)
+    except ServiceUnavailable as exc:
+        return Outcome(crash=f"ServiceUnavailable ({exc.detail})")
+
+
+# The server's refusals: every one of them must be one of these sentences.
+
+TASK_MISSING = "Task {} does not exist. Call list_tasks to see the task numbers."
+CONVERSATION_MISSING = "Conversation {} does not exist. Start a new conversation."
+BOTH_DUE = "Give either due_date or clear_due_date, not both. Nothing was changed."
+_INVALID = re.compile(
+    r"Invalid arguments for (?P<tool>\w+): (?P<problems>.+)\. Nothing was changed; fix them and retry\.", re.S
+)
+_PROBLEM_FIELD = re.compile(r"(?:^|; )(?P<field>[^;]+?): ")  # any name: unknown arguments can be called anything
+_TASK_MISSING = re.compile(r"Task (?P<n>\d+) does not exist\. Call list_tasks to see the task numbers\.")
+_CONVERSATION_MISSING = re.compile(
+    r"Conversation (?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) does not exist\. "
+    r"Start a new conversation\."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    kind: str  # invalid | task-missing | conversation-missing | both-due
+    fields: frozenset[str] = frozenset()  # top-level argument names an "invalid" refusal names
+    task: int | None = None
+    conversation: uuid.UUID | None = None
+
+
+def parse_refusal(tool: str, message: str) -> Refusal | None:
+    """The refusal a message is, or None when it is none of the documented sentences."""
+    if m := _INVALID.fullmatch(message):
+        if m["tool"] != tool:
+            return None
+        fields = frozenset(f["field"].split(".")[0] or f["field"] for f in _PROBLEM_FIELD.finditer(m["problems"]))
+        return Refusal("invalid", fields=fields) if fields else None
+    if m := _TASK_MISSING.fullmatch(message):
+        return Refusal("task-missing", task=int(m["n"]))
+    if m := _CONVERSATION_MISSING.fullmatch(message):
+        return Refusal("conversation-missing", conversation=uuid.UUID(m["id"]))
+    if message == BOTH_DUE:
+        return Refusal("both-due")
+    return None
+
+
+# Snapshots of the database: what a call changed, read from Postgres directly rather than through the server.
+
+
+@dataclasses.dataclass(frozen=True)
+class UserState:
+    tasks: dict[int, dict[str, Any]]
+    counter: int | None
+    conversations: dict[uuid.UUID, dict[str, Any]]
+    messages: dict[uuid.UUID, list[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    users: dict[str, UserState]
+    totals: tuple[Any, ...]  # row counts and high-water marks of every table: any write anywhere moves them
+    today: dt.date
+
+
+TASK_FIELDS = (
+    "title",
+    "description",
+    "priority",
+    "due_date",
+    "tags",
+    "completed",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "idempotency_key",
+)
+TOTALS = """
+SELECT (SELECT count(*) FROM tasks), (SELECT max(pk) FROM tasks), (SELECT max(updated_at) FROM tasks),
+       (SELECT max(completed_at) FROM tasks), (SELECT count(*) FROM user_counters),
+       (SELECT sum(last_task_number) FROM user_counters), (SELECT count(*) FROM conversations),
+       (SELECT max(updated_at) FROM conversations), (SELECT count(*) FROM messages), (SELECT max(id) FROM messages),
+       current_date
+"""
+
+
+def snapshot(pg: psycopg.Connection, users: set[str] | list[str]) -> Snapshot:
+    names = sorted(set(users))
+    with pg.cursor(row_factory=dict_row) as cur:
+        tasks: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in names}
+        columns = ", ".join(TASK_FIELDS)
+        for row in cur.execute(f"SELECT user_id, number, {columns} FROM tasks WHERE user_id = ANY(%s)", [names]):
+            tasks[row.pop("user_id")][row.pop("number")] = row
+        counters = {
+            row["user_id"]: row["last_task_number"]
+            for row in cur.execute(
+                "SELECT user_id, last_task_number FROM user_counters WHERE user_id = ANY(%s)", [names]
+            )
+        }
+        conversations: dict[str, dict[uuid.UUID, dict[str, Any]]] = {name: {} for name in names}
+        owner: dict[uuid.UUID, str] = {}
+        for row in cur.execute(
+            "SELECT id, user_id, title, created_at, updated_at FROM conversations WHERE user_id = ANY(%s)", [names]
+        ):
+            owner[row["id"]] = row["user_id"]
+            conversations[row.pop("user_id")][row.pop("id")] = row
+        messages: dict[str, dict[uuid.UUID, list[dict[str, Any]]]] = {
+            name: {cid: [] for cid in conversations[name]} for name in names
+        }
+        for row in cur.execute(
+            "SELECT m.conversation_id, m.role, m.content, m.tool_calls, m.tool_call_id, m.created_at "
+            "FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ANY(%s) "
+            "ORDER BY m.id",
+            [names],
+        ):
+            cid = row.pop("conversation_id")
+            messages[owner[cid]][cid].append(row)
+        *totals, today = cur.execute(TOTALS).fetchone().values()  # type: ignore[union-attr]
+    return Snapshot(
+        users={name: UserState(tasks[name], counters.get(name), conversations[name], messages[name]) for name in names},
+        totals=tuple(totals),
+        today=today,
+    )

@@ -1,0 +1,209 @@
+"""Concurrent writes from many MCP clients (the SDK client over real HTTP, one connection each):
+- 200 add_task calls across 10 users lose nothing and leave each user's numbers 1..k contiguous;
+- complete/reopen/update/delete racing on one task leave it consistent, and a deleted task stays deleted;
+- concurrent append_messages to one conversation keep every message exactly once, in one consistent order.
+"""
+
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from tests.reliability.support import TASK_MISSING, count, snapshot
+from tests.support import error_text, mcp_client, ok
+
+pytestmark = pytest.mark.anyio
+
+USERS = 10
+WRITES = 200
+CLIENTS = 40
+
+
+async def with_clients(mcp_url: str, n: int, work: Callable[[int, Client], Awaitable[None]]) -> None:
+    """Run work(i, client) for i in 0..n-1 at once, each on its own MCP connection."""
+
+    async def one(i: int) -> None:
+        async with mcp_client(mcp_url) as client:
+            await work(i, client)
+
+    async with anyio.create_task_group() as group:
+        for i in range(n):
+            group.start_soon(one, i)
+
+
+async def test_200_concurrent_adds_across_10_users_lose_nothing(mcp_url: str, pg: psycopg.Connection) -> None:
+    run = uuid.uuid4().hex[:8]
+    users = [f"load-{run}-{u}@example.com" for u in range(USERS)]
+    jobs = [(users[i % USERS], f"write {i}") for i in range(WRITES)]
+    random.Random(7).shuffle(jobs)
+    answers: dict[str, list[int]] = {user: [] for user in users}
+
+    async def writer(i: int, client: Client) -> None:
+        for user, title in jobs[i::CLIENTS]:
+            task = ok(await client.call_tool("add_task", {"user_id": user, "title": title}))
+            assert task["title"] == title
+            answers[user].append(task["id"])
+
+    await with_clients(mcp_url, CLIENTS, writer)
+
+    stored = snapshot(pg, users).users
+    lost = 0
+    for user in users:
+        sent = sorted(title for owner, title in jobs if owner == user)
+        k = len(sent)
+        assert sorted(answers[user]) == list(range(1, k + 1)), f"{user}: numbers handed out {sorted(answers[user])}"
+        assert sorted(stored[user].tasks) == list(range(1, k + 1)), f"{user}: stored numbers not 1..{k}"
+        assert stored[user].counter == k
+        kept = sorted(row["title"] for row in stored[user].tasks.values())
+        lost += len(set(sent) - set(kept))
+        assert kept == sent, f"{user}: lost or duplicated writes"
+    async with mcp_client(mcp_url) as client:
+        for user in users:
+            listed = ok(await client.call_tool("list_tasks", {"user_id": user, "status": "all", "limit": 200}))
+            assert [t["id"] for t in listed["tasks"]] == list(range(1, WRITES // USERS + 1)) and listed["total"] == 20
+    count("concurrency", "add_task_writes", WRITES)
+    count("concurrency", "add_task_clients", CLIENTS)
+    count("concurrency", "lost_writes", lost)
+
+
+def consistent(task: dict[str, Any]) -> bool:
+    return (task["completed_at"] is None) is (not task["completed"]) and task["updated_at"] >= task["created_at"]
+
+
+class Race:
+    """Many clients hammering task 1 of one user; every call's start, end and answer recorded."""
+
+    CLIENTS = 30
+    DELETE_STEP = 3
+
+    def __init__(self, user: str, with_delete: bool, seed: int):
+        self.user, self.with_delete, self.rng = user, with_delete, random.Random(seed)
+        self.calls: list[tuple[float, float, str, dict[str, Any], CallToolResult]] = []
+        self.titles = {"the task"}
+        self.deleters = [i for i in range(self.CLIENTS) if with_delete and i % 3 == 0]
+        self.ready = 0
+        self.go = anyio.Event()
+
+    def arguments(self, client_index: int, step: int) -> tuple[str, dict[str, Any]]:
+        if client_index in self.deleters and step == self.DELETE_STEP:
+            return "delete_task", {"user_id": self.user, "task_id": 1}
+        tool = self.rng.choice(["complete_task", "reopen_task", "update_task", "update_task"])
+        extra: dict[str, Any] = {}
+        if tool == "update_task":
+            title = f"title {client_index}.{step}"
+            self.titles.add(title)
+            extra = self.rng.choice(
+                [{"title": title}, {"priority": "high"}, {"due_date": "2030-01-01"}, {"clear_due_date": True}]
+            )
+        return tool, {"user_id": self.user, "task_id": 1, **extra}
+
+    async def client(self, i: int, client: Client) -> None:
+        for step in range(8):
+            tool, arguments = self.arguments(i, step)
+            if tool == "delete_task":  # the deleters wait for each other, then all delete at once
+                self.ready += 1
+                if self.ready == len(self.deleters):
+                    self.go.set()
+                await self.go.wait()
+            started = time.monotonic()
+            result = await client.call_tool(tool, arguments)
+            self.calls.append((started, time.monotonic(), tool, arguments, result))
+
+
+@pytest.mark.parametrize("with_delete", [True, False], ids=["with-delete", "without-delete"])
+@pytest.mark.parametrize("round_", range(2))
+async def test_racing_changes_to_one_task_leave_it_consistent(
+    mcp_url: str, pg: psycopg.Connection, with_delete: bool, round_: int
+) -> None:
+    user = f"race-{uuid.uuid4().hex[:10]}@example.com"
+    async with mcp_client(mcp_url) as client:
+        ok(await client.call_tool("add_task", {"user_id": user, "title": "the task"}))
+    race = Race(user, with_delete, seed=round_)
+    await with_clients(mcp_url, Race.CLIENTS, race.client)
+    count("concurrency", "racing_calls", len(race.calls))
+
+    deleted = [(s, e) for s, e, tool, _, result in race.calls if tool == "delete_task" and not result.is_error]
+    assert len(deleted) == (1 if with_delete else 0), f"the task was deleted {len(deleted)} times"
+    deletes = [end for _, end in deleted]
+    for started, ended, tool, _, result in race.calls:
+        if result.is_error:
+            assert error_text(result) == TASK_MISSING.format(1), f"{tool}: {error_text(result)}"
+            assert deleted and ended >= deleted[0][0], "said the task does not exist before anyone deleted it"
+            continue
+        task = ok(result).get("task", ok(result))
+        assert task["id"] == 1 and consistent(task), f"{tool} answered an inconsistent task: {task}"
+        assert task["title"] in race.titles
+        if deletes:
+            assert started <= deletes[0], f"{tool} found the task after its delete had been answered"
+
+    [row] = snapshot(pg, [user]).users[user].tasks.values() or [None]
+    async with mcp_client(mcp_url) as client:
+        listed = ok(await client.call_tool("list_tasks", {"user_id": user, "status": "all"}))
+        if deletes:
+            assert row is None and listed == {"tasks": [], "total": 0}
+            for tool, extra in [("complete_task", {}), ("reopen_task", {}), ("update_task", {"title": "back?"})]:
+                again = await client.call_tool(tool, {"user_id": user, "task_id": 1, **extra})
+                assert again.is_error and error_text(again) == TASK_MISSING.format(1)
+            assert ok(await client.call_tool("add_task", {"user_id": user, "title": "next"}))["id"] == 2
+            return
+        assert row is not None and listed["total"] == 1, "the task disappeared without a delete"
+        assert (row["completed_at"] is None) is (not row["completed"]) and row["updated_at"] >= row["created_at"]
+        assert row["title"] in race.titles
+        assert listed["tasks"][0]["completed"] is row["completed"]
+
+
+async def test_concurrent_appends_to_one_conversation_keep_every_message_once_in_order(
+    mcp_url: str, pg: psycopg.Connection
+) -> None:
+    user = f"chat-{uuid.uuid4().hex[:10]}@example.com"
+    writers, batches, per_batch = 25, 4, 3
+    async with mcp_client(mcp_url) as client:
+        cid = ok(await client.call_tool("create_conversation", {"user_id": user}))["conversation_id"]
+    totals: dict[tuple[int, int], int] = {}
+    reads: list[list[str]] = []
+
+    async def worker(i: int, client: Client) -> None:
+        if i >= writers:  # readers, while the writers write
+            for _ in range(batches):
+                got = ok(await client.call_tool("get_conversation", {"user_id": user, "conversation_id": cid}))
+                reads.append([m["content"] for m in got["messages"]])
+            return
+        for b in range(batches):
+            messages = [{"role": "user", "content": f"{i}-{b}-{m}"} for m in range(per_batch)]
+            result = ok(
+                await client.call_tool(
+                    "append_messages", {"user_id": user, "conversation_id": cid, "messages": messages}
+                )
+            )
+            assert result["appended"] == per_batch
+            totals[i, b] = result["total_messages"]
+
+    await with_clients(mcp_url, writers + 5, worker)
+
+    stored = [row["content"] for row in snapshot(pg, [user]).users[user].messages[uuid.UUID(cid)]]
+    expected = {f"{i}-{b}-{m}" for i in range(writers) for b in range(batches) for m in range(per_batch)}
+    assert len(stored) == len(expected) and set(stored) == expected, "lost or duplicated messages"
+    position = {content: index for index, content in enumerate(stored)}
+    for i in range(writers):
+        for b in range(batches):
+            first = position[f"{i}-{b}-0"]
+            assert [stored[first + m] for m in range(per_batch)] == [f"{i}-{b}-{m}" for m in range(per_batch)], (
+                "a batch was interleaved with another"
+            )
+            assert totals[i, b] == first + per_batch, "total_messages does not match the batch's place in the order"
+            if b:
+                assert position[f"{i}-{b - 1}-0"] < first, "one writer's batches out of order"
+    for read in reads:
+        assert read == stored[: len(read)], "a reader saw an order the conversation does not have"
+    async with mcp_client(mcp_url) as client:
+        got = ok(await client.call_tool("get_conversation", {"user_id": user, "conversation_id": cid}))
+    assert [m["content"] for m in got["messages"]] == stored and got["total_messages"] == len(stored)
+    count("concurrency", "append_writes", writers * batches)
+    count("concurrency", "lost_messages", len(expected - set(stored)))

@@ -1,0 +1,206 @@
+"""Raw HTTP bodies no SDK client would send: lone surrogates, NaN and Infinity, numbers out of any range, deep
+nesting, invalid UTF-8, duplicate keys, wrong JSON-RPC shapes, bodies over the size limit.
+
+The server must answer each with a 4xx or a clean JSON-RPC error or tool refusal: never a 5xx, never the SDK's
+generic "Error executing tool X", and a refused request changes nothing in the database.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import psycopg
+import pytest
+
+from tests.reliability.support import count, snapshot
+from tests.support import TOKEN
+
+HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+}
+SLOT = "__RAW_VALUE__"
+
+# Literal JSON text put where one argument's value goes.
+RAW_VALUES = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1e999",
+    "1" + "0" * 400,
+    "-" + "9" * 5000,
+    "0.1e-99999",
+    '"\\ud800"',
+    '"a\\udfffb"',
+    '"\\ud83d"',
+    '"\\u0000"',
+    '"\\u001b[2J"',
+    "true",
+    "null",
+    "[]",
+    "{}",
+    '"\\uFFFF\\uFFFE"',
+]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+class Slot:
+    """Where in a tool's arguments the raw value goes."""
+
+    def __init__(self, tool: str, arguments: dict[str, Any]):
+        self.tool, self.arguments = tool, arguments
+
+
+def slots(user: str, cid: str) -> list[Slot]:
+    def with_slot(tool: str, **arguments: Any) -> Slot:
+        return Slot(tool, {"user_id": user, **arguments})
+
+    return [
+        with_slot("add_task", title=SLOT),
+        with_slot("add_task", title="t", description=SLOT),
+        with_slot("add_task", title="t", tags=[SLOT]),
+        with_slot("add_task", title="t", due_date=SLOT),
+        with_slot("add_task", title="t", priority=SLOT),
+        with_slot("add_task", title="t", unknown_extra=SLOT),
+        with_slot("list_tasks", limit=SLOT),
+        with_slot("list_tasks", offset=SLOT),
+        with_slot("list_tasks", search=SLOT),
+        with_slot("complete_task", task_id=SLOT),
+        with_slot("update_task", task_id=1, title=SLOT),
+        with_slot("update_task", task_id=1, tags=SLOT),
+        with_slot("delete_task", task_id=SLOT),
+        with_slot("create_conversation", title=SLOT),
+        with_slot("get_conversation", conversation_id=SLOT),
+        with_slot("get_conversation", conversation_id=cid, limit=SLOT),
+        with_slot("append_messages", conversation_id=cid, messages=[{"role": "user", "content": SLOT}]),
+        with_slot("append_messages", conversation_id=cid, messages=SLOT),
+        with_slot(
+            "append_messages",
+            conversation_id=cid,
+            messages=[{"role": "assistant", "tool_calls": [{"id": "c1", "function": {"arguments": SLOT}}]}],
+        ),
+        with_slot("append_messages", conversation_id=cid, messages=[{"role": "tool", "tool_call_id": SLOT}]),
+        with_slot("delete_conversation", conversation_id=SLOT),
+    ]
+
+
+def request(tool: str, arguments: Any, raw: str) -> bytes:
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+    )
+    return body.replace(json.dumps(SLOT), raw).encode("utf-8", "surrogatepass")
+
+
+@pytest.fixture
+def wire(mcp_url: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(headers=HEADERS, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def seeded(wire: httpx2.Client, mcp_url: str) -> tuple[str, str]:
+    user = f"wire-{uuid.uuid4().hex[:10]}@example.com"
+    post(wire, mcp_url, request("add_task", {"user_id": user, "title": "one"}, ""))
+    answer = post(wire, mcp_url, request("create_conversation", {"user_id": user}, ""))
+    return user, answer.json()["result"]["structuredContent"]["conversation_id"]
+
+
+def post(http: httpx2.Client, url: str, body: bytes, **headers: str) -> httpx2.Response:
+    return http.post(url, content=body, headers=headers)
+
+
+def check_answer(response: httpx2.Response, what: str) -> str:
+    """Fail on a 5xx or a crash; return what kind of clean answer it was."""
+    count("wire", "bodies")
+    assert response.status_code < 500, f"{what}: {response.status_code}: {response.text[:500]}"
+    if response.status_code != 200:
+        count("wire", f"http_{response.status_code}")
+        return "http-error"
+    answer = response.json()
+    if "error" in answer:
+        assert answer["error"]["code"] in (-32700, -32600, -32601, -32602), answer
+        count("wire", "jsonrpc_error")
+        return "jsonrpc-error"
+    result = answer["result"]
+    if result.get("isError"):
+        text = " ".join(block.get("text", "") for block in result["content"])
+        assert text.strip() and not text.startswith("Error executing tool"), f"{what} crashed: {text}"
+        count("wire", "tool_refusal")
+        return "refused"
+    count("wire", "accepted")
+    return "accepted"
+
+
+RAW = [*RAW_VALUES, *(nested(depth) for depth in (10, 150, 250, 1000, 20_000))]
+SLOTS = 21
+
+
+@pytest.mark.parametrize("slot_index", range(SLOTS))
+def test_raw_values_in_every_argument_get_a_clean_answer(
+    wire: httpx2.Client, mcp_url: str, pg: psycopg.Connection, seeded: tuple[str, str], slot_index: int
+) -> None:
+    """Every raw value in every slot (SLOTS x RAW requests in all)."""
+    user, cid = seeded
+    slot = slots(user, cid)[slot_index]
+    text = json.dumps(slot.arguments)
+    for raw in RAW:
+        before = snapshot(pg, [user])
+        response = post(wire, mcp_url, request(slot.tool, slot.arguments, raw))
+        what = f"{slot.tool}({text.replace(json.dumps(SLOT), raw[:40])})"
+        kind = check_answer(response, what)
+        if kind != "accepted":
+            assert snapshot(pg, [user]) == before, f"a refused request changed the database: {response.text[:300]}"
+
+
+def rpc(method: str, params: Any = None, **fields: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params, **fields}).encode()
+
+
+def call_body(name: Any, arguments: Any) -> bytes:
+    return rpc("tools/call", {"name": name, "arguments": arguments})
+
+
+LIST = rpc("tools/list")
+BROKEN_BODIES: list[tuple[str, bytes, dict[str, str]]] = [
+    ("empty body", b"", {}),
+    ("not JSON", b"hello", {}),
+    ("truncated", call_body("add_task", {"user_id": "a", "title": "t"})[:-9], {}),
+    ("trailing garbage", LIST + b" xyz", {}),
+    ("invalid UTF-8", call_body("add_task", {"user_id": "a", "title": "TITLE"}).replace(b"TITLE", b"\xff\xfe"), {}),
+    ("UTF-8 BOM", b"\xef\xbb\xbf" + LIST, {}),
+    ("JSON-RPC 1.0", LIST.replace(b'"2.0"', b'"1.0"'), {}),
+    ("no method", b'{"jsonrpc": "2.0", "id": 1}', {}),
+    ("unknown method", rpc("tasks/drop_all"), {}),
+    ("id is an object", rpc("tools/list", id={"a": 1}), {}),
+    ("arguments a list", call_body("list_tasks", [1]), {}),
+    ("arguments a string", call_body("list_tasks", "x"), {}),
+    ("arguments a JSON string", call_body("list_tasks", json.dumps({"user_id": "a"})), {}),
+    ("params null", rpc("tools/call", None), {}),
+    ("name missing", rpc("tools/call", {"arguments": {}}), {}),
+    ("name a number", call_body(7, {}), {}),
+    ("unknown tool", call_body("drop_tasks", {}), {}),
+    ("tool name injection", call_body("add_task; DROP TABLE tasks", {"user_id": "a", "title": "t"}), {}),
+    ("batch", b"[" + LIST + b", " + LIST + b"]", {}),
+    ("duplicate keys", call_body("list_tasks", {"user_id": "a", "limit": "L"}).replace(b'"L"', b'5, "user_id": 5'), {}),
+    ("text/plain", LIST, {"Content-Type": "text/plain"}),
+    ("no Accept", LIST, {"Accept": ""}),
+    ("over the size limit", rpc("tools/list", pad="x" * 17_000_000), {}),  # the server takes 16 MiB
+]
+
+
+@pytest.mark.parametrize(("name", "body", "headers"), BROKEN_BODIES, ids=[b[0] for b in BROKEN_BODIES])
+def test_broken_requests_get_a_clean_answer(
+    wire: httpx2.Client, mcp_url: str, pg: psycopg.Connection, name: str, body: bytes, headers: dict[str, str]
+) -> None:
+    before = snapshot(pg, []).totals
+    response = post(wire, mcp_url, body, **headers)
+    kind = check_answer(response, name)
+    assert kind != "accepted" or b"tools/list" in body, f"{name}: a broken tools/call was carried out: {response.text}"
+    assert snapshot(pg, []).totals == before, f"{name}: the request changed the database"
