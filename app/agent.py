@@ -331,6 +331,3 @@ def result_text(step: ToolStep) -> str:
     if step.error is not None:
         return f"Error: {step.error}"
     return json.dumps(step.result, separators=(",", ":"), default=str)
-
-
-__all__ = ["Agent", "Event", "ModelFailure", "Notice", "ServiceUnavailable", "StepFinished", "StepStarted", "TextDelta"]
