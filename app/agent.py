@@ -244,10 +244,13 @@ class Agent:
             try:
                 stream = self.llm.chat.completions.create(
                     model=self.settings.openai_model,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=tools,  # type: ignore[arg-type]
+                    messages=[],
                     temperature=self.settings.temperature,
                     stream=True,
+                    # The history and the tools are plain JSON already. Sent as extra_body (which replaces the
+                    # empty list above), they skip the SDK's walk of every message against its TypedDicts: 4.9 ms
+                    # of the UI's CPU per request with a 40-message history (docs/performance.md).
+                    extra_body={"messages": messages, "tools": tools},
                 )
                 for chunk in stream:
                     if not chunk.choices:
@@ -293,7 +296,7 @@ class Agent:
     def _execute(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
         sent = {**arguments, "idempotency_key": key} if name == "add_task" else arguments
         try:
-            return ToolStep(name, arguments, result=self.connection.run(client.tools.call_tool(name, sent)))
+            return ToolStep(name, arguments, result=self.connection.call(name, {**sent, "user_id": client.user_id}))
         except ToolError as error:
             return ToolStep(name, arguments, error=str(error))
         except ServiceUnavailable:

@@ -5,25 +5,49 @@
     todo.add_task("send Q3 report", priority="high", due_date="2026-11-27")
     pandas.DataFrame(todo.task_rows(status="all"))
 
-One `McpConnection` per process holds an MCP session on a background event loop (one reused HTTP connection
-pool, safe to share between threads and users); a `TodoClient` is a cheap per-user view over it that injects
-`user_id` into every call. Results are the server's own pydantic models (mcp_server.schemas).
+`McpConnection` speaks MCP's streamable HTTP transport at protocol 2026-07-28, where every request stands alone
+(its `_meta` carries the protocol version and client capabilities; there is no session to open or lose): one
+tool call is one POST on a pooled keep-alive connection, sent from the calling thread. One connection per process
+is shared by every thread and user; a `TodoClient` is a cheap per-user view over it that injects `user_id` into
+every call. Results are the server's own pydantic models (mcp_server.schemas).
+
+Why not the SDK's `mcp.Client`: its session runs on an event loop, so every call from the page's threads crossed
+to that loop and back, and the session added its own bookkeeping; together about 3 ms of the UI's CPU per call
+(docs/performance.md). The wire is the same: tests/mcp_server drives the server with the official Python SDK's
+client, and test_entrypoint.py with the TypeScript SDK's.
 """
 
 import asyncio
+import concurrent.futures
 import contextvars
 import datetime as dt
+import itertools
+import json
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import httpx2
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, Tool
+from mcp.shared.inbound import (
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER,
+    encode_header_value,
+)
+from mcp.types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    LATEST_PROTOCOL_VERSION,
+    PROTOCOL_VERSION_META_KEY,
+    CallToolResult,
+    ListToolsResult,
+    Tool,
+)
 
 from mcp_server.schemas import (
     AppendResult,
@@ -43,14 +67,15 @@ from mcp_server.schemas import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+PROTOCOL_VERSION = LATEST_PROTOCOL_VERSION
+CLIENT_INFO = {"name": "todo-chatbot-ui", "version": "0.1.0"}
+
 # The id of what the user is doing now (one chat turn), sent as X-Request-ID on every MCP call so that the
-# server's logs of one turn can be found together. Context variables follow the call onto the client's loop.
+# server's logs of one turn can be found together.
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-
-async def _add_request_id(request: httpx2.Request) -> None:
-    if (request_id := REQUEST_ID.get()) is not None:
-        request.headers["X-Request-ID"] = request_id
+RETRIES = 2  # more tries for a call that is safe to repeat, after a transport failure or a 502/503/504
+RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 class ToolError(Exception):
@@ -58,155 +83,198 @@ class ToolError(Exception):
 
 
 class ServiceUnavailable(Exception):
-    """The MCP server could not be reached or did not answer in time."""
+    """The MCP server could not be reached, did not answer in time, or did not answer as an MCP server."""
 
     def __init__(self, detail: str = ""):
         super().__init__("The task service is not reachable right now; try again in a moment.")
         self.detail = detail
 
 
-RETRIES = 2
-
-
-def root_cause(exc: BaseException) -> BaseException:
-    """The first leaf of an exception group (the SDK's task groups wrap transport errors)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
 class McpConnection:
-    """An MCP client session on a background event loop, shared by every thread of the process.
+    """MCP requests to one server, shared by every thread of the process.
 
-    A call that fails in transport drops the session; the next try opens a new one. Calls that are safe to
-    repeat (read-only or idempotent tools, or writes carrying an idempotency key) are retried (RETRIES times).
+    A call that is safe to repeat (a read-only or idempotent tool, or a write carrying an idempotency key) is
+    tried again, a little later, after a transport failure or a 502/503/504 (RETRIES more times): another
+    replica may answer. A timeout is not retried: a server that hangs once is likely to hang again, and the
+    user is waiting.
     """
 
-    def __init__(self, url: str, token: str, *, timeout: float = 15.0):
+    def __init__(self, url: str, token: str, *, timeout: float = 15.0, max_connections: int = 100):
         self.url = url
-        self._token = token
         self.timeout = timeout
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-client", daemon=True)
-        self._thread.start()
-        self._client: Client | None = None
-        self._owner: asyncio.Task[None] | None = None
-        self._close: asyncio.Event | None = None
-        self._lock: asyncio.Lock | None = None
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            MCP_PROTOCOL_VERSION_HEADER: PROTOCOL_VERSION,
+        }
+        self._limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = self._new_pool()
+        self._pool_lock = threading.Lock()
+        self._ids = itertools.count(1)
         self._tools: dict[str, Tool] = {}
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the connection's loop and wait for its result (from any other thread)."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+    def _new_pool(self) -> httpx2.Client:
+        return httpx2.Client(headers=self._headers, timeout=self.timeout, limits=self._limits)
 
-    async def _session(self) -> Client:
-        """The open session, opening one if needed. A task of its own holds it open: its task groups must be
-        entered and left in one task, while calls come from many (each `run` is a task of its own)."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._client is None:
-                opened: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
-                self._close = asyncio.Event()
-                self._owner = asyncio.create_task(self._hold_session(opened, self._close))
-                self._client = await opened
-            return self._client
+    def _replace_pool(self, failed: httpx2.Client) -> None:
+        """Send what follows on new connections, so that a balancer that pins connections to replicas (a
+        Kubernetes Service does) picks again. The old pool closes once the requests still on it are done."""
+        with self._pool_lock:
+            if self._http is failed:
+                self._http = self._new_pool()
+                closer = threading.Timer(self.timeout + 1, failed.close)
+                closer.daemon = True
+                closer.start()
 
-    async def _hold_session(self, opened: "asyncio.Future[Client]", close: asyncio.Event) -> None:
-        try:
-            async with (
-                httpx2.AsyncClient(
-                    headers={"Authorization": f"Bearer {self._token}"},
-                    timeout=self.timeout,
-                    event_hooks={"request": [_add_request_id]},
-                ) as http,
-                Client(streamable_http_client(self.url, http_client=http), read_timeout_seconds=self.timeout) as client,
-            ):
-                opened.set_result(client)
-                await close.wait()
-        except BaseException as exc:  # a session that breaks ends here, not in a caller's task
-            if not opened.done():
-                opened.set_exception(exc)
-            else:
-                log.debug("the MCP session ended with an error", exc_info=True)
+    # The wire
 
-    async def _drop_session(self) -> None:
-        owner, close = self._owner, self._close
-        self._client, self._owner, self._close = None, None, None
-        if close is not None:
-            close.set()
-        if owner is not None:
+    def request(self, method: str, params: dict[str, Any], *, retry: bool) -> dict[str, Any]:
+        """One JSON-RPC request; its result, or ToolError (the server said no) / ServiceUnavailable."""
+        meta = {
+            PROTOCOL_VERSION_META_KEY: PROTOCOL_VERSION,
+            CLIENT_INFO_META_KEY: CLIENT_INFO,
+            CLIENT_CAPABILITIES_META_KEY: {},
+        }
+        headers = {MCP_METHOD_HEADER: method}
+        if method == "tools/call":
+            headers[MCP_NAME_HEADER] = encode_header_value(params["name"])
+        if (request_id := REQUEST_ID.get()) is not None:
+            headers["X-Request-ID"] = request_id
+        for tries_left in range(RETRIES if retry else 0, -1, -1):
+            request_number = next(self._ids)
+            body = {"jsonrpc": "2.0", "id": request_number, "method": method, "params": {**params, "_meta": meta}}
+            http = self._http
             try:
-                await asyncio.wait_for(owner, timeout=5)
-            except Exception:  # the session is broken already; closing it may fail too
-                log.debug("closing a broken MCP session failed", exc_info=True)
+                response = http.post(self.url, content=_json_bytes(body), headers=headers)
+            except httpx2.TimeoutException as exc:
+                log.warning("MCP %s timed out after %.0f s; giving up", method, self.timeout)
+                raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            except httpx2.TransportError as exc:
+                failure: str = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return _answer(response, request_number, method)
+                failure = f"HTTP {response.status_code}"
+            self._replace_pool(http)
+            if not tries_left:
+                log.warning("MCP %s failed (%s); giving up", method, failure)
+                raise ServiceUnavailable(failure)
+            log.warning("MCP %s failed (%s); retrying", method, failure)
+            time.sleep(random.uniform(0.05, 0.25))
+        raise AssertionError("unreachable")
 
-    async def alist_tools(self) -> list[Tool]:
-        async def fetch() -> list[Tool]:
-            return list((await (await self._session()).list_tools()).tools)
+    # Tools
 
-        tools = await self._with_retry(fetch, retry=True)
+    def list_tools(self) -> list[Tool]:
+        tools: list[Tool] = []
+        cursor: str | None = None
+        while True:
+            page = ListToolsResult.model_validate(
+                self.request("tools/list", {"cursor": cursor} if cursor else {}, retry=True)
+            )
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                break
         self._tools = {tool.name: tool for tool in tools}
         return tools
 
-    async def acall(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Call a tool; its structured result, or ToolError / ServiceUnavailable."""
-
-        async def call() -> CallToolResult:
-            return await (await self._session()).call_tool(name, arguments)
-
-        result = await self._with_retry(call, retry=await self._safe_to_repeat(name, arguments))
+        answer = self.request(
+            "tools/call", {"name": name, "arguments": arguments}, retry=self._safe_to_repeat(name, arguments)
+        )
+        result = CallToolResult.model_validate(answer)
         if result.is_error:
             raise ToolError(" ".join(getattr(block, "text", "") for block in result.content).strip())
         if result.structured_content is None:
             raise ToolError(f"{name} returned no structured result")
         return result.structured_content
 
-    async def _safe_to_repeat(self, name: str, arguments: dict[str, Any]) -> bool:
+    async def acall(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """`call` for async code (the offline assistant): the request runs in a worker thread."""
+        return await anyio.to_thread.run_sync(self.call, name, arguments)
+
+    def _safe_to_repeat(self, name: str, arguments: dict[str, Any]) -> bool:
         if "idempotency_key" in arguments:
             return True
         if not self._tools:
             try:
-                await self.alist_tools()
-            except ServiceUnavailable:
+                self.list_tools()
+            except (ServiceUnavailable, ToolError):
                 return False
         annotations = self._tools[name].annotations if name in self._tools else None
         return bool(annotations and (annotations.read_only_hint or annotations.idempotent_hint))
 
-    async def _with_retry(self, attempt: Any, *, retry: bool) -> Any:
-        """Up to RETRIES more tries, a little apart (another replica may answer), for calls safe to repeat.
-        A timeout is not retried: a server that hangs once is likely to hang again, and the user is waiting."""
-        for tries_left in range(RETRIES if retry else 0, -1, -1):
-            try:
-                return await attempt()
-            except (ToolError, asyncio.CancelledError):
-                raise
-            except Exception as exc:  # transport failures arrive as many types (httpx, anyio, MCP errors)
-                cause = root_cause(exc)
-                await self._drop_session()
-                timed_out = "Timeout" in type(cause).__name__ or "timed out" in str(cause).lower()
-                if not tries_left or timed_out:
-                    log.warning("MCP call failed (%s); giving up", type(cause).__name__)
-                    raise ServiceUnavailable(f"{type(cause).__name__}: {cause}") from exc
-                log.warning("MCP call failed (%s); retrying", type(cause).__name__)
-                await asyncio.sleep(random.uniform(0.05, 0.25))
-        raise AssertionError("unreachable")
-
-    def list_tools(self) -> list[Tool]:
-        return self.run(self.alist_tools())
-
-    def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return self.run(self.acall(name, arguments))
+    @staticmethod
+    def run(coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine to its end from synchronous code, on a loop of its own (in a helper thread when
+        this thread already runs a loop, as a notebook's does), keeping the caller's context variables."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(contextvars.copy_context().run, asyncio.run, coroutine).result()
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self.run(self._drop_session())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
+        self._http.close()
+
+    def __enter__(self) -> "McpConnection":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    """UTF-8 JSON (an emoji is 4 bytes, not a 12-byte escape pair); escaped ASCII if a lone surrogate (as from a
+    model's `\\ud800`) cannot be UTF-8: the server then judges the text, not the client."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body).encode()
+
+
+def _answer(response: httpx2.Response, request_number: int, method: str) -> dict[str, Any]:
+    """The result of a JSON-RPC answer (a JSON body, or the matching event of an event stream)."""
+    if response.status_code in (401, 403):
+        log.error("the MCP server refused this app's credentials (HTTP %d); check MCP_AUTH_TOKEN", response.status_code)
+        raise ServiceUnavailable(f"HTTP {response.status_code}: credentials refused")
+    try:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            message = _from_event_stream(response.text, request_number)
+        else:
+            message = response.json()
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or not ("result" in message or "error" in message):
+        if response.status_code == 413:
+            raise ToolError("The request is too large for the task service; send less at once.")
+        log.warning("MCP %s: HTTP %d without a JSON-RPC answer", method, response.status_code)
+        raise ServiceUnavailable(f"HTTP {response.status_code} without a JSON-RPC answer")
+    if "error" in message:
+        error = message["error"] if isinstance(message["error"], dict) else {}
+        raise ToolError(str(error.get("message") or f"the server refused {method}"))
+    if not isinstance(message["result"], dict):
+        raise ServiceUnavailable(f"{method} answered with a result that is not an object")
+    return message["result"]
+
+
+def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
+    """The JSON-RPC response with this id among a complete event stream's `data:` events."""
+    for event in text.replace("\r\n", "\n").split("\n\n"):
+        data = "\n".join(line[5:].lstrip(" ") for line in event.split("\n") if line.startswith("data:"))
+        if data:
+            message = json.loads(data)
+            if isinstance(message, dict) and message.get("id") == request_number:
+                return message
+    return None
 
 
 class UserTools:
-    """Async tool calls for one user (what the offline assistant and the agent call): user_id is injected."""
+    """Async tool calls for one user (what the offline assistant calls): user_id is injected."""
 
     def __init__(self, connection: McpConnection, user_id: str):
         self.connection = connection

@@ -46,15 +46,14 @@ from typing import Any
 
 import httpx2
 import openai
-import openai.resources.chat.completions.completions as chat_completions
 
 from app.agent import Agent, Notice, StepFinished, StepStarted
-from app.client import REQUEST_ID, McpConnection, ServiceUnavailable, TodoClient, ToolError
+from app.client import McpConnection, TodoClient
 from app.offline import ToolStep
 from app.settings import UISettings
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
-from bench.tool_latency import OPERATIONS, PROTOCOL, sql_round, tool_round
+from bench.tool_latency import OPERATIONS, sql_round, tool_round
 from mcp_server.schemas import MessageIn
 from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
 from tests.support import TOKEN
@@ -185,7 +184,6 @@ class LoadPlan:
     seed: int
     tag: str  # makes this run's user ids unique
     history_turns: int = 10  # earlier turns in each conversation: 10 x 4 messages = HISTORY_MESSAGES' default
-    what_if: tuple[str, ...] = ()  # prototypes of suggested fixes to apply in the UI process(es), see WHAT_IF
 
 
 class RoundCounter:
@@ -281,7 +279,6 @@ def play(agent: Agent, rounds: RoundCounter, plan: LoadPlan, user: SimulatedUser
 
 def run_ui(plan: LoadPlan, indices: Sequence[int], ready: Callable[[], None]) -> list[TurnRecord]:
     """One UI process: its users as threads over one MCP connection; `ready` is called when all are set up."""
-    apply_what_if(plan.what_if)
     rounds = RoundCounter()
     connection = McpConnection(plan.mcp_url, TOKEN)
     try:
@@ -314,60 +311,6 @@ def _ui_child(
         barrier.abort()
         results.put(f"{type(exc).__name__}: {exc}")
     release.wait(timeout=120)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# What-if: crude prototypes of the fixes suggested in docs/performance.md, patched into the UI process(es) of a run,
-# so that their gains can be measured before anyone changes app/. Not how the fixes should be written.
-
-WHAT_IF = {
-    "raw-model-body": "send the chat request body as built, without the openai SDK's per-request type transform",
-    "thin-mcp": "McpConnection.acall as one JSON-RPC POST on the connection's loop, without the SDK's session",
-}
-ORIGINALS = {"maybe_transform": chat_completions.maybe_transform, "acall": McpConnection.acall}
-
-
-def _given_only(data: Any, expected_type: object) -> Any:
-    """All the SDK's transform needs to do to the agent's already JSON-ready body: drop the arguments not given."""
-    return {key: value for key, value in data.items() if not isinstance(value, openai.NotGiven | openai.Omit)}
-
-
-async def _thin_acall(self: McpConnection, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """tools/call as one POST (the server is stateless and answers JSON); no retries in this prototype."""
-    http: httpx2.AsyncClient | None = getattr(self, "_what_if_http", None)
-    if http is None:  # made on the connection's loop, like the SDK session's client
-        headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"}
-        headers["MCP-Protocol-Version"] = PROTOCOL
-        limits = httpx2.Limits(max_connections=512, max_keepalive_connections=512)
-        http = httpx2.AsyncClient(headers=headers, timeout=self.timeout, limits=limits)
-        self._what_if_http = http  # type: ignore[attr-defined]
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
-    request_id = REQUEST_ID.get()
-    try:
-        response = await http.post(self.url, json=body, headers={"X-Request-ID": request_id} if request_id else None)
-        response.raise_for_status()
-    except httpx2.HTTPError as exc:
-        raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    answer = response.json()
-    if "error" in answer:
-        raise ToolError(str(answer["error"].get("message", "the tool call failed")))
-    result: dict[str, Any] = answer["result"]
-    if result.get("isError"):
-        raise ToolError(" ".join(block.get("text", "") for block in result.get("content", [])).strip())
-    return dict(result["structuredContent"])
-
-
-def apply_what_if(changes: Iterable[str]) -> None:
-    """Patch this process for exactly `changes` (undoing any earlier what-if)."""
-    chat_completions.maybe_transform = ORIGINALS["maybe_transform"]
-    McpConnection.acall = ORIGINALS["acall"]  # type: ignore[method-assign]
-    for change in changes:
-        if change == "raw-model-body":
-            chat_completions.maybe_transform = _given_only
-        elif change == "thin-mcp":
-            McpConnection.acall = _thin_acall  # type: ignore[method-assign]
-        else:
-            raise ValueError(f"unknown --what-if {change!r}; known: {', '.join(WHAT_IF)}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -590,16 +533,12 @@ def measure(
     max_turns: int = 10_000,
     seed: int = 1,
     history_turns: int = 10,
-    what_if: Sequence[str] = (),
     profile: Path | None = None,
 ) -> Point:
     """One run: a fresh fake model, `users` new users over `ui_processes` UI processes, CPU of every tier."""
     with ModelProcess(model_latency) as model:
         tag = f"{users}u{ui_processes}p{int(model_latency * 1000)}ms-{time.time_ns()}"
-        what = tuple(what_if)
-        plan = LoadPlan(
-            stack.mcp_url, model.base_url, users, duration, think_mean, max_turns, seed, tag, history_turns, what
-        )
+        plan = LoadPlan(stack.mcp_url, model.base_url, users, duration, think_mean, max_turns, seed, tag, history_turns)
         tiers = [Tier("MCP server", [stack.server_pid]), Tier("Postgres", [stack.postgres_pid])]
         tiers.append(Tier("model", [model.pid]))
         if ui_processes == 1:
@@ -894,8 +833,6 @@ def main() -> None:
     parser.add_argument("--floor-calls", type=int, default=3000, help="calls in the SQL floor at --users clients")
     parser.add_argument("--history", type=int, default=10, help="earlier turns already in each conversation")
     parser.add_argument("--seed", type=int, default=1)
-    what_ifs = "; ".join(f"{name}: {meaning}" for name, meaning in WHAT_IF.items())
-    parser.add_argument("--what-if", default="", help=f"prototype fixes to measure, comma-separated ({what_ifs})")
     parser.add_argument("--profile", action="store_true", help="py-spy the main run (raw stacks in artifacts/)")
     parser.add_argument("--skip", default="", help="parts to leave out: slow,curve (comma-separated)")
     args = parser.parse_args()
@@ -907,11 +844,10 @@ def main() -> None:
         print(
             f"\n## Load: {args.users} simulated users, think time mean {args.think:g} s, {args.duration:g} s per run "
             f"({args.workers} MCP server process(es); machine: {os.cpu_count()} cores, load average "
-            f"{os.getloadavg()[0]:.1f} before the run){'; what-if: ' + args.what_if if args.what_if else ''}; "
+            f"{os.getloadavg()[0]:.1f} before the run); "
             f"code: {code_version()}"
         )
-        what_if = [change.strip() for change in args.what_if.split(",") if change.strip()]
-        common: dict[str, Any] = {"seed": args.seed, "history_turns": args.history, "what_if": what_if}
+        common: dict[str, Any] = {"seed": args.seed, "history_turns": args.history}
         single = measure(stack, 1, 120, think_mean=0, max_turns=args.single_turns, **common)
         point_report(f"1 user, {args.single_turns} turns back to back, model instant", single)
         rounds = max(1, args.floor_calls // len(OPERATIONS))

@@ -1,11 +1,24 @@
-"""The Python client as the data team uses it (the README's notebook example)."""
+"""The Python client as the data team uses it (the README's notebook example), and its reading of the wire."""
 
 import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from app.client import ServiceUnavailable, TodoClient, ToolError
+from app.client import (
+    PROTOCOL_VERSION,
+    REQUEST_ID,
+    RETRIES,
+    McpConnection,
+    ServiceUnavailable,
+    TodoClient,
+    ToolError,
+)
 from tests.support import TOKEN
 
 
@@ -34,5 +47,121 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     try:
         with pytest.raises(ServiceUnavailable, match="not reachable"):
             todo.list_tasks()
+    finally:
+        todo.connection.close()
+
+
+def test_a_wrong_token_is_refused_without_retrying(mcp_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    todo = TodoClient.open(mcp_url, token="not-the-token-0123456789", user_id="nobody")
+    try:
+        with pytest.raises(ServiceUnavailable) as refused:
+            todo.list_tasks()
+        assert refused.value.detail == "HTTP 401: credentials refused"
+        assert "check MCP_AUTH_TOKEN" in caplog.text and "not-the-token" not in caplog.text
+    finally:
+        todo.connection.close()
+
+
+class CannedServer:
+    """A loopback HTTP server that answers every POST with one canned response and records the requests."""
+
+    def __init__(self, status: int, content_type: str, body: Callable[[dict[str, Any]], str]):
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        canned = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                canned.requests.append(({k.lower(): v for k, v in self.headers.items()}, request))
+                answer = body(request).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/mcp"
+
+    def __enter__(self) -> "CannedServer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def result_of(request: dict[str, Any]) -> dict[str, Any]:
+    structured = {"tasks": [], "total": 0}
+    return {"content": [{"type": "text", "text": json.dumps(structured)}], "structuredContent": structured}
+
+
+def test_each_request_stands_alone_and_carries_the_protocol_version_and_the_request_id() -> None:
+    reply = lambda request: json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result_of(request)})  # noqa: E731
+    with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
+        turn = REQUEST_ID.set("turn-1234")
+        try:
+            assert connection.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})["total"] == 0
+        finally:
+            REQUEST_ID.reset(turn)
+        [(headers, request)] = server.requests
+        assert request["method"] == "tools/call" and request["params"]["name"] == "list_tasks"
+        assert request["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == PROTOCOL_VERSION
+        assert headers["mcp-protocol-version"] == PROTOCOL_VERSION
+        assert (headers["mcp-method"], headers["mcp-name"]) == ("tools/call", "list_tasks")
+        assert headers["x-request-id"] == "turn-1234"
+        assert headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_an_answer_as_an_event_stream_is_read() -> None:
+    def reply(request: dict[str, Any]) -> str:
+        notice = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hi"}}
+        answer = {"jsonrpc": "2.0", "id": request["id"], "result": result_of(request)}
+        return f"event: message\ndata: {json.dumps(notice)}\n\nevent: message\ndata: {json.dumps(answer)}\n\n"
+
+    with CannedServer(200, "text/event-stream", reply) as server, McpConnection(server.url, TOKEN) as connection:
+        assert connection.call("list_tasks", {"user_id": "u", "idempotency_key": "k"}) == {"tasks": [], "total": 0}
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "error", "message"),
+    [
+        (200, "application/json", '{"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "bad params"}}',
+         ToolError, "bad params"),
+        (413, "text/plain", "Payload Too Large", ToolError, "too large"),
+        (200, "text/html", "<html>a login page</html>", ServiceUnavailable, "not reachable"),
+        (404, "text/plain", "Not Found", ServiceUnavailable, "not reachable"),
+    ],
+)  # fmt: skip
+def test_an_answer_that_is_not_a_result_is_a_clear_error(
+    status: int, content_type: str, body: str, error: type[Exception], message: str
+) -> None:
+    with CannedServer(status, content_type, lambda request: body) as server, McpConnection(server.url, TOKEN) as conn:
+        with pytest.raises(error, match=message):
+            conn.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})
+        assert len(server.requests) == 1, "an answer is not retried, whatever it says"
+
+
+def test_a_bad_gateway_is_retried_then_reported() -> None:
+    with (
+        CannedServer(502, "text/plain", lambda request: "Bad Gateway") as server,
+        McpConnection(server.url, TOKEN) as c,
+    ):
+        with pytest.raises(ServiceUnavailable) as failed:
+            c.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})
+        assert failed.value.detail == "HTTP 502" and len(server.requests) == 1 + RETRIES
+
+
+def test_a_lone_surrogate_reaches_the_server_and_is_refused_there(mcp_url: str, user_id: str) -> None:
+    """A model's arguments can decode to a lone surrogate ("\\ud800"), which UTF-8 cannot carry."""
+    todo = TodoClient.open(mcp_url, token=TOKEN, user_id=user_id)
+    try:
+        with pytest.raises(ToolError, match="title"):
+            todo.add_task("a\ud800b")
+        assert todo.list_tasks(status="all").total == 0
     finally:
         todo.connection.close()

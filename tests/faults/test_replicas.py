@@ -116,21 +116,13 @@ def test_one_replica_killed_behind_a_kubernetes_service(
         assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk", "call mom"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/client.py McpConnection._with_retry reopens the session before each retry; the reopening request "
-    "(server/discover) takes the live replica's turn behind a strict per-request round-robin, so every retry "
-    "lands on the dead one. The chart's Service balances per connection, where this works (tested above).",
-)
 def test_one_replica_killed_behind_a_per_request_balancer(
     replicas: list[McpProcess], connect: Callable[..., McpConnection], user_id: str
 ) -> None:
     """Balanced per request, by an HTTP load balancer that does not retry a refused upstream itself: every other
     request goes to the dead replica until it is taken out. A read must succeed within McpConnection's retries.
-    PRODUCT BUG (still): on every failure McpConnection drops its session and reopens it (one `server/discover`
-    request) before the retry, so each try costs two requests and, with two replicas, every try's call lands on
-    the dead replica: more retries and jitter do not help, a read that fails once fails for good. Keeping the
-    session for the retry (a 502 from a balancer does not break it) makes every read here work at the 2nd try."""
+    (This failed while McpConnection reopened an SDK session before each retry: the reopening request took the
+    live replica's turn, so every retry landed on the dead one. Requests now stand alone: nothing to reopen.)"""
     with HttpProxy([server.port for server in replicas], balance="request") as proxy:
         connection = connect(proxy.url)
         todo = TodoClient(connection, user_id)
