@@ -82,6 +82,13 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id", "conversation_id", "id"),
+        # Not unique: every message of a batch carries its key (a retry with the key replays the batch's answer).
+        Index(
+            "ix_messages_conversation_idempotency_key",
+            "conversation_id",
+            "idempotency_key",
+            postgresql_where="idempotency_key IS NOT NULL",
+        ),
         CheckConstraint("role IN ('user', 'assistant', 'tool')", name="ck_messages_role"),
     )
 
@@ -93,4 +100,5 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     tool_call_id: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -192,8 +192,11 @@ class ConversationWithMessages(ConversationOut):
 
 class AppendResult(BaseModel):
     conversation_id: uuid.UUID
-    appended: int
-    total_messages: int
+    appended: int = Field(description="How many messages the batch holds (a replayed key: the first batch's size).")
+    total_messages: int = Field(description="The conversation's message count right after the batch.")
+    messages: list[MessageOut] = Field(
+        default_factory=list, description="The last `recent` messages, oldest first (empty when recent is 0)."
+    )
 
 
 class DeletedConversation(BaseModel):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Executable,
     Row,
     String,
+    Text,
     any_,
     bindparam,
     case,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -57,9 +58,6 @@ class Query:
 
     def run(self, conn: Connection, **params: Any) -> CursorResult[Any]:
         return conn.exec_driver_sql(self.sql, {**self.constants, **params})
-
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.sql, [{**self.constants, **row} for row in rows])
 
 
 def task_not_found(number: int) -> NotFound:
@@ -314,19 +312,64 @@ ALL_MESSAGES = Query(select(*MESSAGE_COLUMNS).where(OF_CONVERSATION).order_by(Me
 RECENT_MESSAGES = Query(
     select(*MESSAGE_COLUMNS).where(OF_CONVERSATION).order_by(Message.id.desc()).limit(bindparam("limit"))
 )
-INSERT_MESSAGE = Query(
-    insert(Message).values(
-        conversation_id=bindparam("conversation_id"),
-        role=bindparam("role"),
-        content=bindparam("content"),
-        tool_calls=bindparam("tool_calls"),
-        tool_call_id=bindparam("tool_call_id"),
-    )
+# One append in one statement, after the conversation row is locked (so a concurrent retry with the same key has
+# committed, or waits): the batch's earlier answer if its key was used in this conversation before; otherwise the
+# batch inserted in order, the conversation touched, and the count right after it. A data-modifying CTE's rows are
+# not visible to the rest of the statement, hence "existing + inserted".
+_earlier = (
+    select(func.count().label("size"), func.max(Message.id).label("last_id"))
+    .where(OF_CONVERSATION, Message.idempotency_key == bindparam("idempotency_key"))
+    .cte("earlier")
 )
-TOUCH_CONVERSATION = Query(
+_first_time = select(_earlier.c.size).scalar_subquery() == 0
+_batch = (
+    func.unnest(
+        cast(bindparam("roles"), ARRAY(String)),
+        cast(bindparam("contents"), ARRAY(Text)),
+        cast(bindparam("tool_calls"), ARRAY(JSONB)),
+        cast(bindparam("tool_call_ids"), ARRAY(String)),
+    )
+    .table_valued("role", "content", "tool_calls", "tool_call_id", with_ordinality="position")
+    .render_derived(name="batch")
+)
+_inserted = (
+    insert(Message)
+    .from_select(
+        ["conversation_id", "role", "content", "tool_calls", "tool_call_id", "idempotency_key"],
+        select(
+            bindparam("conversation_id", type_=UUID),
+            _batch.c.role,
+            _batch.c.content,
+            _batch.c.tool_calls,
+            _batch.c.tool_call_id,
+            bindparam("idempotency_key", type_=String),
+        )
+        .where(_first_time)
+        .order_by(_batch.c.position),
+    )
+    .returning(Message.id)
+    .cte("inserted")
+)
+_touched = (
     update(Conversation)
-    .where(Conversation.id == bindparam("conversation_id"))
+    .where(Conversation.id == bindparam("conversation_id"), _first_time)
     .values(title=bindparam("title"), updated_at=func.now())
+    .cte("touched")
+)
+_inserted_count = select(func.count()).select_from(_inserted).scalar_subquery()
+_up_to_batch = (
+    select(func.count())
+    .select_from(Message)
+    .where(OF_CONVERSATION, or_(_earlier.c.last_id.is_(None), Message.id <= _earlier.c.last_id))
+    .scalar_subquery()
+)
+APPEND_MESSAGES = Query(
+    select(
+        (_earlier.c.size + _inserted_count).label("appended"),
+        (_up_to_batch + _inserted_count).label("total_messages"),
+    )
+    .select_from(_earlier)
+    .add_cte(_touched)
 )
 DELETE_CONVERSATION = Query(delete(Conversation).where(*OWN_CONVERSATION).returning(Conversation.id))
 
@@ -381,26 +424,36 @@ def recent_messages(conn: Connection, conversation_id: uuid.UUID, limit: int | N
     ]
 
 
-def append_messages(conn: Connection, user_id: str, conversation_id: uuid.UUID, messages: list[MessageIn]) -> None:
-    # Locking the conversation row keeps concurrent appends to one conversation in order.
+def append_messages(
+    conn: Connection,
+    user_id: str,
+    conversation_id: uuid.UUID,
+    messages: list[MessageIn],
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[int, int]:
+    """Append a batch in order, all or none: (the batch's size, the conversation's message count right after it).
+    With a key already used in this conversation nothing is stored and the first append's numbers come back."""
+    # Locking the conversation row keeps concurrent appends to one conversation in order, and makes the key check
+    # in APPEND_MESSAGES race-free: a concurrent append with the same key has committed before the lock is ours.
     conversation = get_conversation(conn, user_id, conversation_id, for_update=True)
-    INSERT_MESSAGE.run_many(
-        conn,
-        [
-            {
-                "conversation_id": conversation_id,
-                "role": message.role,
-                "content": message.content,
-                "tool_calls": Jsonb([call.model_dump() for call in message.tool_calls]) if message.tool_calls else None,
-                "tool_call_id": message.tool_call_id,
-            }
-            for message in messages
-        ],
-    )
     title = conversation.title
     if not title:
         title = title_from(next((m.content for m in messages if m.role == "user" and m.content.strip()), ""))
-    TOUCH_CONVERSATION.run(conn, conversation_id=conversation_id, title=title)
+    row = APPEND_MESSAGES.run(
+        conn,
+        conversation_id=conversation_id,
+        idempotency_key=idempotency_key,
+        title=title,
+        roles=[message.role for message in messages],
+        contents=[message.content for message in messages],
+        tool_calls=[
+            Jsonb([call.model_dump() for call in message.tool_calls]) if message.tool_calls else None
+            for message in messages
+        ],
+        tool_call_ids=[message.tool_call_id for message in messages],
+    ).one()
+    return row.appended, row.total_messages
 
 
 def title_from(text: str) -> str:

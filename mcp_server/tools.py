@@ -198,12 +198,28 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         user_id: UserId,
         conversation_id: ConversationId,
         messages: Annotated[list[MessageIn], Field(min_length=1, max_length=100)],
+        idempotency_key: IdempotencyKey | None = None,
+        recent: Annotated[
+            Count,
+            Field(
+                ge=0,
+                le=200,
+                description="Also return the last N messages of the conversation, after this append (0-200)",
+            ),
+        ] = 0,
     ) -> AppendResult:
-        """Append messages to a conversation, all or none; the first user message titles an untitled one."""
+        """Append messages to a conversation, all or none; the first user message titles an untitled one.
+        A retry with the same idempotency_key stores nothing again and gives the first answer."""
         with db.transaction() as conn:
-            store.append_messages(conn, user_id, conversation_id, messages)
-            total = store.count_messages(conn, conversation_id)
-            return AppendResult(conversation_id=conversation_id, appended=len(messages), total_messages=total)
+            appended, total = store.append_messages(
+                conn, user_id, conversation_id, messages, idempotency_key=idempotency_key
+            )
+            return AppendResult(
+                conversation_id=conversation_id,
+                appended=appended,
+                total_messages=total,
+                messages=store.recent_messages(conn, conversation_id, recent) if recent else [],
+            )
 
     @mcp.tool(title="Delete a conversation", annotations=DELETE)
     def delete_conversation(user_id: UserId, conversation_id: ConversationId) -> DeletedConversation:

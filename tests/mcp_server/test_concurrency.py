@@ -1,7 +1,11 @@
-"""Concurrent writes for one user: distinct numbers, nothing lost."""
+"""Concurrent writes for one user: distinct numbers, nothing lost, a retried key stored once."""
+
+import contextlib
 
 import anyio
+import psycopg
 import pytest
+from mcp import Client
 
 from tests.support import mcp_client, ok
 
@@ -51,3 +55,51 @@ async def test_concurrent_retries_with_one_idempotency_key_create_one_task(mcp_u
         assert ok(await client.call_tool("list_tasks", {"user_id": user_id}))["total"] == 1
         after = ok(await client.call_tool("add_task", {"user_id": user_id, "title": "next"}))
     assert after["id"] == 2, "the losing retries gave their numbers back"
+
+
+async def test_twenty_concurrent_appends_with_one_key_store_one_batch(
+    mcp_url: str, database_url: str, user_id: str
+) -> None:
+    async with mcp_client(mcp_url) as client:
+        cid = ok(await client.call_tool("create_conversation", {"user_id": user_id}))["conversation_id"]
+        first = {"user_id": user_id, "conversation_id": cid, "messages": [{"role": "user", "content": "first"}]}
+        ok(await client.call_tool("append_messages", first))
+    batch = [{"role": "user", "content": "add milk"}, {"role": "assistant", "content": "Added task 1."}]
+    arguments = {"user_id": user_id, "conversation_id": cid, "messages": batch, "idempotency_key": "turn-2:append"}
+    answers: list[dict[str, object]] = []
+
+    async def retry(client: Client) -> None:
+        answers.append(ok(await client.call_tool("append_messages", {**arguments, "recent": 3})))
+
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        await psycopg.AsyncConnection.connect(database_url) as blocker,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as observer,
+    ):
+        clients = [await stack.enter_async_context(mcp_client(mcp_url)) for _ in range(20)]
+        # Hold the conversation's row until all twenty calls are inside their transactions and waiting on it, so
+        # they truly overlap (over loopback they would otherwise mostly run one after another).
+        await blocker.execute("SELECT 1 FROM conversations WHERE id = %s FOR UPDATE", [cid])
+        async with anyio.create_task_group() as group:
+            for client in clients:
+                group.start_soon(retry, client)
+            with anyio.fail_after(15):
+                while await waiting_for_locks(observer) < 20:
+                    await anyio.sleep(0.01)
+            await blocker.commit()
+    assert len(answers) == 20 and all(answer == answers[0] for answer in answers)
+    assert (answers[0]["appended"], answers[0]["total_messages"]) == (2, 3)
+    async with mcp_client(mcp_url) as client:
+        stored = ok(await client.call_tool("get_conversation", {"user_id": user_id, "conversation_id": cid}))
+    assert [m["content"] for m in stored["messages"]] == ["first", "add milk", "Added task 1."]
+    assert answers[0]["messages"] == stored["messages"]
+
+
+async def waiting_for_locks(observer: psycopg.AsyncConnection) -> int:
+    """The server's connections waiting for a lock (the first waits for the test's, the others queue behind it)."""
+    cursor = await observer.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'todo-mcp' AND wait_event_type = 'Lock'"
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return row[0]

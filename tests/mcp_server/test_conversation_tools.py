@@ -1,4 +1,5 @@
-"""Conversation tools: create, list, read (all or the most recent N), append, delete."""
+"""Conversation tools: create, list, read (all or the most recent N), append (with idempotency keys and the recent
+tail), delete."""
 
 import uuid
 from typing import Any
@@ -41,7 +42,7 @@ async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client, user_
         {"role": "tool", "content": '{"id": 1, "title": "milk"}', "tool_call_id": "call_1"},
         {"role": "assistant", "content": "Added task 1: milk."},
     )
-    assert result == {"conversation_id": cid, "appended": 4, "total_messages": 4}
+    assert result == {"conversation_id": cid, "appended": 4, "total_messages": 4, "messages": []}
     full = await read(client, user_id, cid)
     assert full["title"] == "add milk to my list please"
     assert [m["role"] for m in full["messages"]] == ["user", "assistant", "tool", "assistant"]
@@ -58,6 +59,93 @@ async def test_get_conversation_limit_returns_the_most_recent_in_order(client: C
     recent = await read(client, user_id, cid, limit=3)
     assert [m["content"] for m in recent["messages"]] == ["message 3", "message 4", "message 5"]
     assert recent["total_messages"] == 6
+
+
+async def test_a_repeated_keyed_append_stores_once_and_answers_the_same(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    await append(client, user_id, cid, {"role": "user", "content": "before"})
+    batch = [{"role": "user", "content": "add milk"}, {"role": "assistant", "content": "Added."}]
+    arguments = {"user_id": user_id, "conversation_id": cid, "messages": batch, "idempotency_key": "turn-1:append"}
+    first = ok(await client.call_tool("append_messages", arguments))
+    before_retry = await read(client, user_id, cid)
+    await append(client, user_id, cid, {"role": "user", "content": "after"})
+    again = ok(await client.call_tool("append_messages", arguments))
+    assert first == again == {"conversation_id": cid, "appended": 2, "total_messages": 3, "messages": []}
+    after = await read(client, user_id, cid)
+    assert [m["content"] for m in after["messages"]] == ["before", "add milk", "Added.", "after"]
+    assert after["updated_at"] > before_retry["updated_at"], "the unkeyed append in between touched it"
+    replayed = ok(await client.call_tool("append_messages", {**arguments, "recent": 2}))
+    assert (replayed["appended"], replayed["total_messages"]) == (2, 3)
+    assert [m["content"] for m in replayed["messages"]] == ["Added.", "after"], "recent is as of now"
+    assert (await read(client, user_id, cid)) == after, "a replay changes nothing, not even updated_at"
+
+
+async def test_a_different_key_stores_again(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    arguments = {"user_id": user_id, "conversation_id": cid, "messages": [{"role": "user", "content": "hi"}]}
+    first = ok(await client.call_tool("append_messages", {**arguments, "idempotency_key": "k1"}))
+    second = ok(await client.call_tool("append_messages", {**arguments, "idempotency_key": "k2"}))
+    unkeyed = ok(await client.call_tool("append_messages", arguments))
+    assert [r["total_messages"] for r in (first, second, unkeyed)] == [1, 2, 3]
+    assert (await read(client, user_id, cid))["total_messages"] == 3
+
+
+async def test_the_same_key_in_another_conversation_is_independent(client: Client, user_id: str) -> None:
+    one, two = [(await create(client, user_id))["conversation_id"] for _ in range(2)]
+    await append(client, user_id, two, {"role": "user", "content": "already here"})
+    for cid, expected_total in [(one, 1), (two, 2)]:
+        arguments = {
+            "user_id": user_id,
+            "conversation_id": cid,
+            "messages": [{"role": "user", "content": "same key"}],
+            "idempotency_key": "shared",
+        }
+        result = ok(await client.call_tool("append_messages", arguments))
+        assert (result["appended"], result["total_messages"]) == (1, expected_total)
+    assert [m["content"] for m in (await read(client, user_id, one))["messages"]] == ["same key"]
+    assert [m["content"] for m in (await read(client, user_id, two))["messages"]] == ["already here", "same key"]
+
+
+async def test_recent_returns_the_tail_including_the_new_messages(client: Client, user_id: str) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    await append(client, user_id, cid, *({"role": "user", "content": f"old {i}"} for i in range(3)))
+    arguments = {
+        "user_id": user_id,
+        "conversation_id": cid,
+        "messages": [
+            {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
+            {"role": "tool", "content": "{}", "tool_call_id": "call_1"},
+        ],
+    }
+    result = ok(await client.call_tool("append_messages", {**arguments, "recent": 3}))
+    assert (result["appended"], result["total_messages"]) == (2, 5)
+    full = await read(client, user_id, cid)
+    assert result["messages"] == full["messages"][-3:], "the same shape and order as get_conversation"
+    assert [m["content"] for m in result["messages"]] == ["old 2", "", "{}"]
+    assert result["messages"][1]["tool_calls"] == [TOOL_CALL]
+    everything = ok(await client.call_tool("append_messages", {**arguments, "recent": 200}))
+    assert everything["messages"] == (await read(client, user_id, cid))["messages"]
+    assert len(everything["messages"]) == everything["total_messages"] == 7
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"recent": -1}, "recent: Input should be greater than or equal to 0"),
+        ({"recent": 201}, "recent: Input should be less than or equal to 200"),
+        ({"recent": True}, "recent: Value error, must be a number, not true/false"),
+        ({"idempotency_key": ""}, "idempotency_key: String should have at least 1 character"),
+        ({"idempotency_key": "x" * 65}, "idempotency_key: String should have at most 64 characters"),
+        ({"idempotency_key": "has space"}, "idempotency_key: String should match pattern"),
+    ],
+)
+async def test_bad_recent_or_key_is_refused_and_nothing_is_appended(
+    client: Client, user_id: str, extra: dict[str, Any], expected: str
+) -> None:
+    cid = (await create(client, user_id))["conversation_id"]
+    arguments = {"user_id": user_id, "conversation_id": cid, "messages": [{"role": "user", "content": "x"}], **extra}
+    assert expected in failed(await client.call_tool("append_messages", arguments))
+    assert (await read(client, user_id, cid))["total_messages"] == 0
 
 
 async def test_long_first_message_gives_a_short_title(client: Client, user_id: str) -> None:

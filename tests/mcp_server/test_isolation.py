@@ -51,3 +51,20 @@ async def test_another_users_conversation_answers_like_a_missing_one(client: Cli
     assert ok(await client.call_tool("list_conversations", {"user_id": intruder}))["total"] == 0
     messages = ok(await client.call_tool("get_conversation", {"user_id": owner, "conversation_id": cid}))["messages"]
     assert [m["content"] for m in messages] == ["secret"]
+
+
+async def test_recent_and_keys_never_reach_another_users_conversation(client: Client, user_id: str) -> None:
+    owner, intruder = user_id, user_id + ".intruder"
+    cid = ok(await client.call_tool("create_conversation", {"user_id": owner}))["conversation_id"]
+    batch = [{"role": "user", "content": "secret"}]
+    keyed = {"conversation_id": cid, "messages": batch, "idempotency_key": "k1", "recent": 200}
+    ok(await client.call_tool("append_messages", {"user_id": owner, **keyed}))
+    foreign = await client.call_tool("append_messages", {"user_id": intruder, **keyed})
+    assert failed(foreign) == f"Conversation {cid} does not exist. Start a new conversation."
+    assert "secret" not in str(foreign.structured_content)
+    own = ok(await client.call_tool("create_conversation", {"user_id": intruder}))["conversation_id"]
+    mine = ok(await client.call_tool("append_messages", {"user_id": intruder, **keyed, "conversation_id": own}))
+    assert (mine["appended"], mine["total_messages"]) == (1, 1), "the owner's key is not the intruder's"
+    assert [m["content"] for m in mine["messages"]] == ["secret"], "the intruder's own copy, in their conversation"
+    messages = ok(await client.call_tool("get_conversation", {"user_id": owner, "conversation_id": cid}))["messages"]
+    assert [m["content"] for m in messages] == ["secret"]

@@ -1,13 +1,17 @@
-"""Migrations: up from empty, and two servers migrating one database at the same moment."""
+"""Migrations: up from empty, the same schema as the models, upgrades keep the rows, and two servers migrating one
+database at the same moment."""
 
 import threading
 import uuid
 
 import psycopg
-from sqlalchemy import create_engine, inspect
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
 
 from mcp_server.embedded import LocalPostgres
 from mcp_server.migrate import head_revision, upgrade
+from mcp_server.models import Base
 from mcp_server.settings import sqlalchemy_url
 
 
@@ -26,6 +30,38 @@ def test_migrations_build_the_schema_from_empty(postgres: LocalPostgres) -> None
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("messages")}
     assert "ix_messages_conversation_id" in indexes
     upgrade(engine)  # a second run is a no-op
+    engine.dispose()
+
+
+def test_the_migrated_schema_is_what_the_models_declare(postgres: LocalPostgres) -> None:
+    engine = create_engine(fresh_database(postgres))
+    upgrade(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(context, Base.metadata) == []
+        # Autogenerate does not compare partial-index predicates: check the ones the code relies on.
+        predicates = dict(
+            conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%idempotency_key'")
+            ).all()
+        )
+    assert set(predicates) == {"uq_tasks_user_idempotency_key", "ix_messages_conversation_idempotency_key"}
+    assert all(definition.endswith("WHERE (idempotency_key IS NOT NULL)") for definition in predicates.values())
+    engine.dispose()
+
+
+def test_message_idempotency_keys_upgrade_a_database_with_messages(postgres: LocalPostgres) -> None:
+    engine = create_engine(fresh_database(postgres))
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        cid = conn.execute(text("INSERT INTO conversations (id, user_id) VALUES (gen_random_uuid(), 'u') RETURNING id"))
+        conn.execute(
+            text("INSERT INTO messages (conversation_id, role, content) VALUES (:cid, 'user', 'kept')"),
+            {"cid": cid.scalar_one()},
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT content, idempotency_key FROM messages")).all() == [("kept", None)]
     engine.dispose()
 
 
