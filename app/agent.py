@@ -182,14 +182,20 @@ class Agent:
         today = today or dt.date.today()
         REQUEST_ID.set(uuid.uuid4().hex)
         client = TodoClient(self.connection, user_id)
-        stored = client.append_messages(conversation_id, [MessageIn(role="user", content=text)])
+        # Keyed, so a retry after a lost answer cannot store the message twice; the same call reads the history.
+        stored = client.append_messages(
+            conversation_id,
+            [MessageIn(role="user", content=text)],
+            idempotency_key=uuid.uuid4().hex,
+            recent=self.settings.history_messages if self.llm is not None else 0,
+        )
         turn = Turn(conversation_id, stored.total_messages)
         try:
             if self.llm is None:
                 yield from self._offline(client, text, today, turn, reason=None)
                 return
             try:
-                yield from self._model(client, today, turn)
+                yield from self._model(client, stored.messages, today, turn)
             except ModelFailure as failure:
                 log.warning("model failed: %s", failure)
                 if turn.steps:
@@ -204,7 +210,7 @@ class Agent:
             answer_unanswered_calls(turn.messages)
             if turn.messages:
                 try:
-                    client.append_messages(conversation_id, turn.messages)
+                    client.append_messages(conversation_id, turn.messages, idempotency_key=turn.key("reply"))
                 except (ServiceUnavailable, ToolError):
                     log.warning("the reply of a turn could not be stored (%d messages)", len(turn.messages))
 
@@ -231,9 +237,8 @@ class Agent:
         turn.messages.append(MessageIn(role="assistant", content=reply.text))
         yield TextDelta(reply.text)
 
-    def _model(self, client: TodoClient, today: dt.date, turn: Turn) -> Iterator[Event]:
+    def _model(self, client: TodoClient, stored: list[MessageOut], today: dt.date, turn: Turn) -> Iterator[Event]:
         assert self.llm is not None
-        stored = client.get_conversation(turn.conversation_id, limit=self.settings.history_messages).messages
         prompt = self.settings.system_prompt.format(today=today.isoformat(), weekday=today.strftime("%A"))
         messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *openai_history(stored)]
         tools = self.tools()

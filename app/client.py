@@ -85,9 +85,10 @@ class ToolError(Exception):
 class ServiceUnavailable(Exception):
     """The MCP server could not be reached, did not answer in time, or did not answer as an MCP server."""
 
-    def __init__(self, detail: str = ""):
+    def __init__(self, detail: str = "", *, maybe_done: bool = False):
         super().__init__("The task service is not reachable right now; try again in a moment.")
         self.detail = detail
+        self.maybe_done = maybe_done  # the request may have reached the server (a timeout, a cut answer)
 
 
 class McpConnection:
@@ -149,17 +150,19 @@ class McpConnection:
                 response = http.post(self.url, content=_json_bytes(body), headers=headers)
             except httpx2.TimeoutException as exc:
                 log.warning("MCP %s timed out after %.0f s; giving up", method, self.timeout)
-                raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                sent = not isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout)
+                raise ServiceUnavailable(f"{type(exc).__name__}: {exc}", maybe_done=sent) from exc
             except httpx2.TransportError as exc:
                 failure: str = f"{type(exc).__name__}: {exc}"
+                maybe_done = not isinstance(exc, httpx2.ConnectError)
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return _answer(response, request_number, method)
-                failure = f"HTTP {response.status_code}"
+                failure, maybe_done = f"HTTP {response.status_code}", True  # a gateway cannot say how far it got
             self._replace_pool(http)
             if not tries_left:
                 log.warning("MCP %s failed (%s); giving up", method, failure)
-                raise ServiceUnavailable(failure)
+                raise ServiceUnavailable(failure, maybe_done=maybe_done)
             log.warning("MCP %s failed (%s); retrying", method, failure)
             time.sleep(random.uniform(0.05, 0.25))
         raise AssertionError("unreachable")
@@ -391,9 +394,24 @@ class TodoClient:
         result = self.call("get_conversation", conversation_id=str(conversation_id), limit=limit)
         return ConversationWithMessages.model_validate(result)
 
-    def append_messages(self, conversation_id: uuid.UUID | str, messages: list[MessageIn]) -> AppendResult:
+    def append_messages(
+        self,
+        conversation_id: uuid.UUID | str,
+        messages: list[MessageIn],
+        *,
+        idempotency_key: str | None = None,
+        recent: int = 0,
+    ) -> AppendResult:
+        """Store messages; with a key, a repeat of the call stores nothing more and answers as the first did.
+        `recent` > 0 also returns the conversation's last `recent` messages, as they are after this append."""
         payload = [message.model_dump(exclude_none=True) for message in messages]
-        result = self.call("append_messages", conversation_id=str(conversation_id), messages=payload)
+        result = self.call(
+            "append_messages",
+            conversation_id=str(conversation_id),
+            messages=payload,
+            idempotency_key=idempotency_key,
+            recent=recent or None,
+        )
         return AppendResult.model_validate(result)
 
     def delete_conversation(self, conversation_id: uuid.UUID | str) -> DeletedConversation:

@@ -18,6 +18,7 @@ from app.identity import current_user
 from app.settings import UISettings, get_settings
 from app.views import show_history, show_step, step_label, task_rows
 
+MAYBE_SENT = "Your message may not have been saved: if it is not in the conversation after a reload, here it is:"
 EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
 
 
@@ -126,7 +127,10 @@ if prompt:
             except TurnInterrupted as exc:
                 st.error(f"{exc} Your message is saved in this conversation; ask again in a moment.")
             except (ServiceUnavailable, ToolError) as exc:
-                st.error(f"{exc} Your message was not sent; here it is to send again:")
+                if isinstance(exc, ServiceUnavailable) and exc.maybe_done:
+                    st.error(f"{exc} {MAYBE_SENT}")
+                else:
+                    st.error(f"{exc} Your message was not sent; here it is to send again:")
                 st.code(prompt, language=None, wrap_lines=True)
 
 with tasks_column:

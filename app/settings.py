@@ -41,7 +41,7 @@ class UISettings(BaseSettings):
 
     # Limits of one turn
     max_tool_steps: int = Field(default=6, ge=1, le=20, description="Model rounds with tool calls per turn")
-    history_messages: int = Field(default=40, ge=2, le=500, description="Recent messages the model sees")
+    history_messages: int = Field(default=40, ge=2, le=200, description="Recent messages the model sees")
 
     # Identity
     auth_mode: Literal["none", "header", "oidc"] = "none"

@@ -1,7 +1,7 @@
 """Tool-call latency over HTTP + Postgres at 1, 10 and 100 concurrent clients, beside the raw SQL floor.
 
-Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own MCP session,
-reused, its own user) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
+Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own user, all
+sharing one pool of keep-alive connections) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
 with psycopg directly, at the same concurrency, in the same run.
 """
 
@@ -14,20 +14,21 @@ from typing import Any
 
 import httpx2
 import psycopg
+from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
+from mcp.types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
 
+from app.client import PROTOCOL_VERSION
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
 from tests.support import TOKEN
-
-PROTOCOL = "2025-06-18"
 
 OPERATIONS = ("add_task", "list_tasks", "complete_task")
 
 
 class WireClient:
-    """A thin MCP client: JSON-RPC over one reused HTTP connection, as a server sees any client. The SDK's
-    client costs about a millisecond of CPU per call, which on this 2-core machine would be taken from the
-    server under test."""
+    """A thin async MCP client speaking what app.client.McpConnection sends (protocol 2026-07-28: each request
+    stands alone), as a server sees any client; asyncio, so that 100 clients cost the load generator little of
+    the CPU that this 2-core machine shares with the server under test."""
 
     def __init__(self, url: str, http: httpx2.AsyncClient):
         self.url, self.http, self.next_id = url, http, 0
@@ -35,25 +36,23 @@ class WireClient:
             "Authorization": f"Bearer {TOKEN}",
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
+            MCP_PROTOCOL_VERSION_HEADER: PROTOCOL_VERSION,
+            MCP_METHOD_HEADER: "tools/call",
         }
-
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        self.next_id += 1
-        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
-        response = await self.http.post(self.url, json=body, headers=self.headers)
-        response.raise_for_status()
-        return response.json()
-
-    async def initialize(self) -> None:
-        result = await self.request(
-            "initialize",
-            {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
-        )
-        self.headers["MCP-Protocol-Version"] = result["result"]["protocolVersion"]
+        self.meta = {
+            PROTOCOL_VERSION_META_KEY: PROTOCOL_VERSION,
+            CLIENT_INFO_META_KEY: {"name": "bench", "version": "1"},
+            CLIENT_CAPABILITIES_META_KEY: {},
+        }
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> bool:
         """True when the call succeeded."""
-        answer = await self.request("tools/call", {"name": name, "arguments": arguments})
+        self.next_id += 1
+        params = {"name": name, "arguments": arguments, "_meta": self.meta}
+        body = {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
+        response = await self.http.post(self.url, json=body, headers={**self.headers, MCP_NAME_HEADER: name})
+        response.raise_for_status()
+        answer = response.json()
         return "result" in answer and not answer["result"].get("isError")
 
 
@@ -65,7 +64,6 @@ async def tool_round(url: str, clients: int, rounds: int) -> tuple[dict[str, lis
         nonlocal errors
         user = f"bench-{clients}-{index}-{time.monotonic_ns()}"
         client = WireClient(url, http)
-        await client.initialize()
         for number in range(1, rounds + 1):
             for name, arguments in (
                 ("add_task", {"title": f"task {number}", "priority": "high", "tags": ["bench"]}),

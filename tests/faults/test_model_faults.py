@@ -170,11 +170,11 @@ def connection(mcp_process: Callable[..., McpProcess], connect: Callable[..., Mc
 
 
 def agent_for(connection: McpConnection, fake: FakeOpenAI, **settings: object) -> Agent:
-    values: dict[str, object] = {"model_retries": RETRIES, "max_tool_steps": MAX_TOOL_STEPS, "history_messages": 500}
+    values: dict[str, object] = {"model_retries": RETRIES, "max_tool_steps": MAX_TOOL_STEPS, "history_messages": 200}
     return model_agent(connection, fake.base_url, **{**values, **settings})
 
 
-@pytest.mark.parametrize("window", [500, 5], ids=["whole-history", "history-window-5"])
+@pytest.mark.parametrize("window", [200, 5], ids=["whole-history", "history-window-5"])
 def test_a_conversation_mixing_good_and_failing_model_turns(
     connection: McpConnection, fake: FakeOpenAI, user_id: str, window: int
 ) -> None:
