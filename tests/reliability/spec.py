@@ -309,6 +309,8 @@ TOOLS: dict[str, dict[str, Param]] = {
         "user_id": Param(user_id),
         "conversation_id": Param(conversation_id),
         "messages": Param(messages),
+        "idempotency_key": Param(idempotency_key, None, nullable=True),
+        "recent": Param(integer(0, 200), 0),
     },
     "delete_conversation": {"user_id": Param(user_id), "conversation_id": Param(conversation_id)},
 }

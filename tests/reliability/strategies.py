@@ -370,6 +370,10 @@ TAGS: Field = (tag_lists(), bad_tag_lists())
 TASK_ID: Field = (task_numbers(), st.one_of(st.sampled_from([0, -1, 2**31, 10**30, 1.5, "one"]), junk()))
 CONVERSATION_ID: Field = (conversation_ids(), st.one_of(st.sampled_from(["", "not-a-uuid", "1234"]), junk()))
 PRIORITY = choice(["low", "medium", "high"], ["High", "urgent", "", "LOW"])
+IDEMPOTENCY_KEY: Field = (
+    st.from_regex(r"[A-Za-z0-9._:-]{1,8}", fullmatch=True) | st.just("null"),
+    st.one_of(st.sampled_from(["", "has space", "x" * 65, "ключ", "a/b"]), junk()),
+)
 
 # tool -> (required fields, optional fields); user_id is added to every tool.
 FIELDS: dict[str, tuple[dict[str, Field], dict[str, Field]]] = {
@@ -380,10 +384,7 @@ FIELDS: dict[str, tuple[dict[str, Field], dict[str, Field]]] = {
             "priority": PRIORITY,
             "due_date": DATES,
             "tags": TAGS,
-            "idempotency_key": (
-                st.from_regex(r"[A-Za-z0-9._:-]{1,8}", fullmatch=True) | st.just("null"),
-                st.one_of(st.sampled_from(["", "has space", "x" * 65, "ключ", "a/b"]), junk()),
-            ),
+            "idempotency_key": IDEMPOTENCY_KEY,
         },
     ),
     "list_tasks": (
@@ -425,7 +426,14 @@ FIELDS: dict[str, tuple[dict[str, Field], dict[str, Field]]] = {
     "get_conversation": ({"conversation_id": CONVERSATION_ID}, {"limit": integer(1, 10_000)}),
     "append_messages": (
         {"conversation_id": CONVERSATION_ID, "messages": (message_lists(), bad_message_lists())},
-        {},
+        {
+            # A few fixed keys as well, so that retries of a key already used in the conversation are drawn too.
+            "idempotency_key": (
+                st.one_of(st.sampled_from(["turn-1:append", "k2", "null"]), IDEMPOTENCY_KEY[0]),
+                IDEMPOTENCY_KEY[1],
+            ),
+            "recent": integer(0, 200),
+        },
     ),
     "delete_conversation": ({"conversation_id": CONVERSATION_ID}, {}),
 }

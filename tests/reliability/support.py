@@ -163,7 +163,7 @@ def snapshot(pg: psycopg.Connection, users: set[str] | list[str]) -> Snapshot:
             name: {cid: [] for cid in conversations[name]} for name in names
         }
         for row in cur.execute(
-            "SELECT m.conversation_id, m.role, m.content, m.tool_calls, m.tool_call_id, m.created_at "
+            "SELECT m.conversation_id, m.role, m.content, m.tool_calls, m.tool_call_id, m.created_at, m.idempotency_key "
             "FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ANY(%s) "
             "ORDER BY m.id",
             [names],

@@ -521,7 +521,7 @@ def check_list_conversations(
 
 
 def message_out(row: dict[str, Any]) -> MessageOut:
-    return MessageOut(**row)
+    return MessageOut(**{field: row[field] for field in MessageOut.model_fields})
 
 
 @oracle("get_conversation")
@@ -564,10 +564,22 @@ def check_append(v: dict[str, Any], b: UserState, a: UserState, result: dict[str
     cid = got.conversation_id if v["conversation_id"] is UNKNOWN else v["conversation_id"]
     assert cid == got.conversation_id and cid in b.conversations, f"appended to a missing conversation:{ctx}"
     old, new = b.messages[cid], a.messages[cid]
+    key, recent = v["idempotency_key"], v["recent"]
+    if recent is not UNKNOWN:
+        tail = [message_out(row) for row in new[len(new) - recent :]] if recent else []
+        assert got.messages == tail, f"not the last {recent} messages after the append, in order:{ctx}"
+    used = [position for position, row in enumerate(old, 1) if key is not None and row["idempotency_key"] == key]
+    if used:
+        count("append_messages", "replayed_by_key")
+        assert a == b, f"a retry with a key used in this conversation changed something:{ctx}"
+        first_answer = (len(used), used[-1])
+        assert (got.appended, got.total_messages) == first_answer, f"not the first append's answer:{ctx}"
+        return
     assert new[: len(old)] == old, f"earlier messages changed:{ctx}"
     added = new[len(old) :]
-    assert got == AppendResult(conversation_id=cid, appended=len(added), total_messages=len(new)), ctx
+    assert (got.appended, got.total_messages) == (len(added), len(new)), ctx
     assert len({row["created_at"] for row in added}) == 1, ctx
+    assert all(row["idempotency_key"] == key for row in added), f"the batch does not carry its key:{ctx}"
     for other in set(b.conversations) - {cid}:
         assert (a.conversations[other], a.messages[other]) == (b.conversations[other], b.messages[other]), ctx
     pre, post = b.conversations[cid], a.conversations[cid]
