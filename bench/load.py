@@ -2,8 +2,8 @@
 
 Each simulated user has their own conversation and takes a turn after an exponential think time (mean 5 s:
 one turn every 5 s on average, counted from the end of their previous answer, as a person waits for the reply
-before typing again). A turn is `Agent.run_turn`, exactly as the page runs it: store the user's message, read
-the history, a streamed model round that calls one task tool (list, add, complete or update) through the real
+before typing again). A turn is `Agent.run_turn`, exactly as the page runs it: store the user's message and
+read the history (one MCP call), a streamed model round that calls one task tool (list, add, complete or update) through the real
 MCP server and Postgres, a second streamed round that answers the tool result with a short text, store the
 turn. Each conversation starts with `--history` earlier turns, so every turn reads and sends a full history
 (HISTORY_MESSAGES, 40 by default), as in a conversation that has been going for a while. The model is the

@@ -1,6 +1,7 @@
 """A chat turn's own overhead: everything but the model's time, with the test model server answering at once.
 
-Each turn runs the real agent: store the user's message, read the history, one streamed model round that calls
+Each turn runs the real agent: store the user's message and read the history (one call), one streamed model round
+that calls
 add_task through the real MCP server and Postgres, a second round that streams the reply, then store the reply.
 The offline assistant's turn (no model) is measured beside it.
 """
@@ -52,7 +53,7 @@ def main() -> None:
         connection.close()
     print(f"\nChat turn overhead over {args.turns} turns (model answering at once)\n{HEADER}")
     print(
-        summarize("turn with the model: 2 streamed rounds, add_task, 4 MCP calls", with_model, 0, sum(with_model)).row()
+        summarize("turn with the model: 2 streamed rounds, add_task, 3 MCP calls", with_model, 0, sum(with_model)).row()
     )
     print(summarize("turn with the offline assistant", offline, 0, sum(offline)).row())
 
