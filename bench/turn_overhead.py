@@ -1,8 +1,8 @@
 """A chat turn's own overhead: everything but the model's time, with the test model server answering at once.
 
 Each turn runs the real agent: store the user's message and read the history (one call), one streamed model round
-that calls
-add_task through the real MCP server and Postgres, a second round that streams the reply, then store the reply.
+that calls add_task through the real MCP server and Postgres, a second round that streams the reply, then store
+the reply.
 The offline assistant's turn (no model) is measured beside it.
 """
 
