@@ -112,8 +112,17 @@ IdempotencyKey = Annotated[
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
 ]
-# 100 messages of 32 000 characters stay under the server's 16 MiB request limit even at 4 bytes a character.
-MessageContent = Annotated[str, StringConstraints(max_length=32_000), AfterValidator(_printable)]
+# Sizes chosen so that every append_messages the schema accepts fits the server's 16 MiB request limit, even at
+# 4 bytes a character: a message's content and a tool call's JSON hold at most 32 000 characters each, and a batch
+# at most what 100 messages of 32 000 characters hold, counting contents and tool calls together.
+MESSAGE_LENGTH = 32_000
+BATCH_LENGTH = 100 * MESSAGE_LENGTH
+MessageContent = Annotated[str, StringConstraints(max_length=MESSAGE_LENGTH), AfterValidator(_printable)]
+
+
+def json_length(value: Any) -> int:
+    """Characters in the compact JSON of `value`: a size that does not depend on how a client spaces it."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 class TaskOut(BaseModel):
@@ -151,8 +160,10 @@ class ToolCall(BaseModel):
     function: Annotated[dict[str, Any], AfterValidator(_json_safe)]
 
     @model_validator(mode="after")
-    def _extras_json_safe(self) -> "ToolCall":
+    def _json_safe_and_small(self) -> "ToolCall":
         _json_safe(self.model_extra)
+        if json_length(self.model_dump()) > MESSAGE_LENGTH:
+            raise ValueError(f"a tool call must be at most {MESSAGE_LENGTH} characters as JSON")
         return self
 
 
@@ -161,8 +172,34 @@ class MessageIn(BaseModel):
 
     role: Role
     content: MessageContent = ""
-    tool_calls: Annotated[list[ToolCall], Field(max_length=64)] | None = None
+    tool_calls: (
+        Annotated[
+            list[ToolCall], Field(max_length=64, description=f"Each at most {MESSAGE_LENGTH:,} characters as JSON.")
+        ]
+        | None
+    ) = None
     tool_call_id: CallId | None = None
+
+
+def _fits_one_request(messages: list[MessageIn]) -> list[MessageIn]:
+    size = sum(
+        len(message.content) + sum(json_length(call.model_dump()) for call in message.tool_calls or [])
+        for message in messages
+    )
+    if size > BATCH_LENGTH:
+        raise ValueError(f"contents and tool calls must hold at most {BATCH_LENGTH} characters in all")
+    return messages
+
+
+Messages = Annotated[
+    list[MessageIn],
+    Field(
+        min_length=1,
+        max_length=100,
+        description=f"1-100 messages; contents and tool calls (as JSON) hold at most {BATCH_LENGTH:,} characters in all.",
+    ),
+    AfterValidator(_fits_one_request),
+]
 
 
 class MessageOut(BaseModel):

@@ -27,7 +27,7 @@ from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools
 
 log = logging.getLogger(__name__)
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (100 x 32 000 characters) fits
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (schemas.BATCH_LENGTH characters) fits
 
 INSTRUCTIONS = (
     "Tools for one user's todo list and chat history. Every tool takes user_id and sees only that user's data. "

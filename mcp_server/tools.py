@@ -27,7 +27,7 @@ from mcp_server.schemas import (
     Description,
     DueDate,
     IdempotencyKey,
-    MessageIn,
+    Messages,
     Priority,
     SearchText,
     SortKey,
@@ -197,7 +197,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     def append_messages(
         user_id: UserId,
         conversation_id: ConversationId,
-        messages: Annotated[list[MessageIn], Field(min_length=1, max_length=100)],
+        messages: Messages,
         idempotency_key: IdempotencyKey | None = None,
         recent: Annotated[
             Count,

@@ -9,6 +9,7 @@ not typed exactly `str`; the server turns that off for its text parameters since
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import re
 import unicodedata
@@ -213,13 +214,18 @@ def call_id(value: Any) -> str:
     return text(value, strip=False, low=1, high=128)
 
 
+def json_length(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
 def tool_call(value: Any) -> dict[str, Any]:
+    """A tool call in the OpenAI format, extra keys kept; at most 32 000 characters as compact JSON."""
     if not isinstance(value, dict):
         raise Bad
     call_id(value.get("id", MISSING))
     if value.get("type", "function") != "function" or not isinstance(value.get("function"), dict):
         raise Bad
-    if _jsonb_unsafe(value):
+    if _jsonb_unsafe(value) or json_length({**value, "type": "function"}) > 32_000:
         raise Bad
     return {**value, "type": "function"}
 
@@ -245,7 +251,12 @@ def messages(value: Any) -> list[dict[str, Any]]:
         raise Maybe()  # the SDK decodes a JSON list sent as a string
     if not isinstance(value, list) or not 1 <= len(value) <= 100:
         raise Bad
-    return [message(item) for item in value]
+    batch = [message(item) for item in value]
+    # What fits one request: contents and tool calls together at most 100 x 32 000 characters.
+    size = sum(len(m["content"]) + sum(json_length(call) for call in m["tool_calls"] or []) for m in batch)
+    if size > 3_200_000:
+        raise Bad
+    return batch
 
 
 # The tools
