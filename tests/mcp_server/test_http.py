@@ -76,6 +76,7 @@ async def test_every_tool_declares_schemas_annotations_and_user_id(mcp_url: str)
         assert tool.output_schema is not None, tool.name
         assert tool.description, tool.name
         assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+        assert tool.input_schema["additionalProperties"] is False, f"{tool.name} refuses unknown arguments: say so"
     assert tools["list_tasks"].annotations.read_only_hint is True
     assert tools["delete_task"].annotations.destructive_hint is True
     assert tools["complete_task"].annotations.idempotent_hint is True

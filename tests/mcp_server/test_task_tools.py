@@ -230,3 +230,26 @@ async def test_true_and_false_are_not_task_numbers(client: Client, user_id: str,
 async def test_a_tag_that_lengthens_when_lowercased_is_refused(client: Client, user_id: str) -> None:
     message = failed(await client.call_tool("add_task", {"user_id": user_id, "title": "t", "tags": ["İ" * 17]}))
     assert "at most 32 characters" in message and "İ" not in message
+
+
+async def test_an_unknown_argument_is_refused_with_the_known_names(client: Client, user_id: str) -> None:
+    text = failed(await client.call_tool("add_task", {"user_id": user_id, "title": "t", "completed": True}))
+    assert text == (
+        "Invalid arguments for add_task: unknown argument 'completed' (known: user_id, title, description, "
+        "priority, due_date, tags, idempotency_key). Nothing was changed; fix them and retry."
+    )
+    assert (await list_all(client, user_id))["total"] == 0
+
+
+async def test_unknown_arguments_are_named_with_the_other_problems_and_without_values(
+    client: Client, user_id: str
+) -> None:
+    await add(client, user_id, title="keep open")
+    arguments = {"user_id": user_id, "task_id": 0, "statuss": "done", "a_long_argument_name_" * 3: "x" * 50}
+    text = failed(await client.call_tool("complete_task", arguments))
+    assert text.startswith(
+        "Invalid arguments for complete_task: unknown arguments 'statuss', 'a_long_argument_name_a_long_argument_na…' "
+        "(known: user_id, task_id); task_id: Input should be greater than or equal to 1."
+    ), text
+    assert "done" not in text and "x" * 50 not in text
+    assert (await list_all(client, user_id))["tasks"][0]["completed"] is False

@@ -327,12 +327,20 @@ TOOLS: dict[str, dict[str, Param]] = {
 }
 
 
+def shown_name(name: str) -> str:
+    """How a refusal quotes an unknown argument's name: at most 40 characters ('…' when cut), as a Python literal
+    (quotes and control characters escaped). A lone surrogate cannot travel as UTF-8: the client sends U+FFFD for
+    each of its bytes, and that is the name the server sees."""
+    name = name.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return repr(name if len(name) <= 40 else name[:39] + "…")
+
+
 @dataclasses.dataclass
 class Verdict:
     """What the reference model expects of one call."""
 
     values: dict[str, Any]  # every parameter's value after normalisation (UNKNOWN where not predicted)
-    bad: set[str]  # must be refused, naming these
+    bad: set[str]  # must be refused, naming these (unknown arguments as shown_name() quotes them)
     maybe: set[str]  # the model does not predict acceptance
     extra: set[str]  # unknown argument names sent
 
@@ -359,9 +367,8 @@ def judge(tool: str, arguments: dict[str, Any]) -> Verdict:
         except Maybe as exc:
             verdict.maybe.add(name)
             verdict.values[name] = exc.value
-    # Unknown arguments are ignored today (test_properties.test_unknown_arguments_are_silently_ignored); a
-    # refusal that names them is the better answer, so either is accepted here.
-    verdict.maybe |= verdict.extra
+    # Unknown arguments are refused, each named (as shown_name() quotes it) alongside any other wrong field.
+    verdict.bad |= {shown_name(name) for name in verdict.extra}
     if tool == "update_task" and not verdict.bad:
         clear, due = verdict.values["clear_due_date"], verdict.values["due_date"]
         if clear is UNKNOWN or (clear and due is UNKNOWN):
