@@ -24,8 +24,12 @@ def _printable(value: str) -> str:
     return value
 
 
+# Every character str.splitlines() breaks a line at: a viewer may start a new line at any of them.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def _single_line(value: str) -> str:
-    if "\n" in value or "\r" in value:
+    if any(char in LINE_BREAKS for char in value):
         raise ValueError("must be a single line")
     return value
 

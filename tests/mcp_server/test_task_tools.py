@@ -144,6 +144,11 @@ BAD_ADD_ARGUMENTS = [
     ({"title": 42}, "title: Input should be a valid string"),
     ({"title": "ok", "tags": "work"}, "tags: Input should be a valid list"),
     ({}, "title: Field required"),
+    ({"title": "one\u2028two"}, "title: Value error, must be a single line"),
+    ({"title": "one\u2029two"}, "title: Value error, must be a single line"),
+    ({"title": "one\x85two"}, "title: Value error, must not contain control characters (found U+0085)"),
+    ({"title": "one\vtwo"}, "title: Value error, must not contain control characters (found U+000B)"),
+    ({"title": "one\ftwo"}, "title: Value error, must not contain control characters (found U+000C)"),
 ]
 
 
@@ -253,3 +258,18 @@ async def test_unknown_arguments_are_named_with_the_other_problems_and_without_v
     ), text
     assert "done" not in text and "x" * 50 not in text
     assert (await list_all(client, user_id))["tasks"][0]["completed"] is False
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+async def test_a_title_with_a_line_or_paragraph_separator_is_not_one_line(
+    client: Client, user_id: str, separator: str
+) -> None:
+    """U+2028/U+2029 start a new line in many viewers (and are whitespace, so only the inner ones count)."""
+    await add(client, user_id, title="original")
+    message = failed(
+        await client.call_tool("update_task", {"user_id": user_id, "task_id": 1, "title": f"a{separator}b"})
+    )
+    assert message.startswith("Invalid arguments for update_task: title: Value error, must be a single line")
+    assert (await list_all(client, user_id))["tasks"][0]["title"] == "original"
+    edges = await add(client, user_id, title=f"{separator}trimmed{separator}")
+    assert edges["title"] == "trimmed"

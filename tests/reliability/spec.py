@@ -49,6 +49,10 @@ class Maybe(Exception):
 TRIMMED = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and not 0x1C <= c <= 0x1F)
 
 
+# Where a line may end: str.splitlines()' breaks, the Unicode line and paragraph separators included.
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
 def has_control(text: str) -> bool:
     """Control characters other than tab, newline and carriage return (which Postgres or a title cannot hold)."""
     return any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
@@ -61,7 +65,7 @@ def text(value: Any, *, strip: bool, low: int, high: int, single_line: bool = Fa
         value = value.strip(TRIMMED)
     if not low <= len(value) <= high or has_control(value):
         raise Bad
-    if single_line and ("\n" in value or "\r" in value):
+    if single_line and any(char in LINE_BREAKS for char in value):
         raise Bad
     return value
 
