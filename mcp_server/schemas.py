@@ -92,12 +92,14 @@ Tags = Annotated[
     Field(max_length=10, description="Up to 10 one-word tags of at most 32 characters, without '#'."),
     AfterValidator(_unique_tags),
 ]
+# Goes after an integer's bounds: placed before them, pydantic cannot attach the bounds to the integer schema and
+# publishes them as "ge"/"le", which JSON Schema (and so a client or a model) does not know, not minimum/maximum.
+NotBool = BeforeValidator(_not_bool)
 TaskNumber = Annotated[
     int,
-    BeforeValidator(_not_bool),
     Field(ge=1, le=2_147_483_647, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
+    NotBool,
 ]
-Count = Annotated[int, BeforeValidator(_not_bool)]
 ConversationTitle = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=200),
