@@ -24,8 +24,12 @@ def _printable(value: str) -> str:
     return value
 
 
+# Every character str.splitlines() breaks a line at: a viewer may start a new line at any of them.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def _single_line(value: str) -> str:
-    if "\n" in value or "\r" in value:
+    if any(char in LINE_BREAKS for char in value):
         raise ValueError("must be a single line")
     return value
 
@@ -88,12 +92,14 @@ Tags = Annotated[
     Field(max_length=10, description="Up to 10 one-word tags of at most 32 characters, without '#'."),
     AfterValidator(_unique_tags),
 ]
+# Goes after an integer's bounds: placed before them, pydantic cannot attach the bounds to the integer schema and
+# publishes them as "ge"/"le", which JSON Schema (and so a client or a model) does not know, not minimum/maximum.
+NotBool = BeforeValidator(_not_bool)
 TaskNumber = Annotated[
     int,
-    BeforeValidator(_not_bool),
     Field(ge=1, le=2_147_483_647, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
+    NotBool,
 ]
-Count = Annotated[int, BeforeValidator(_not_bool)]
 ConversationTitle = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=200),
@@ -112,8 +118,17 @@ IdempotencyKey = Annotated[
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
 ]
-# 100 messages of 32 000 characters stay under the server's 16 MiB request limit even at 4 bytes a character.
-MessageContent = Annotated[str, StringConstraints(max_length=32_000), AfterValidator(_printable)]
+# Sizes chosen so that every append_messages the schema accepts fits the server's 16 MiB request limit, even at
+# 4 bytes a character: a message's content and a tool call's JSON hold at most 32 000 characters each, and a batch
+# at most what 100 messages of 32 000 characters hold, counting contents and tool calls together.
+MESSAGE_LENGTH = 32_000
+BATCH_LENGTH = 100 * MESSAGE_LENGTH
+MessageContent = Annotated[str, StringConstraints(max_length=MESSAGE_LENGTH), AfterValidator(_printable)]
+
+
+def json_length(value: Any) -> int:
+    """Characters in the compact JSON of `value`: a size that does not depend on how a client spaces it."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 class TaskOut(BaseModel):
@@ -151,8 +166,10 @@ class ToolCall(BaseModel):
     function: Annotated[dict[str, Any], AfterValidator(_json_safe)]
 
     @model_validator(mode="after")
-    def _extras_json_safe(self) -> "ToolCall":
+    def _json_safe_and_small(self) -> "ToolCall":
         _json_safe(self.model_extra)
+        if json_length(self.model_dump()) > MESSAGE_LENGTH:
+            raise ValueError(f"a tool call must be at most {MESSAGE_LENGTH} characters as JSON")
         return self
 
 
@@ -161,8 +178,34 @@ class MessageIn(BaseModel):
 
     role: Role
     content: MessageContent = ""
-    tool_calls: Annotated[list[ToolCall], Field(max_length=64)] | None = None
+    tool_calls: (
+        Annotated[
+            list[ToolCall], Field(max_length=64, description=f"Each at most {MESSAGE_LENGTH:,} characters as JSON.")
+        ]
+        | None
+    ) = None
     tool_call_id: CallId | None = None
+
+
+def _fits_one_request(messages: list[MessageIn]) -> list[MessageIn]:
+    size = sum(
+        len(message.content) + sum(json_length(call.model_dump()) for call in message.tool_calls or [])
+        for message in messages
+    )
+    if size > BATCH_LENGTH:
+        raise ValueError(f"contents and tool calls must hold at most {BATCH_LENGTH} characters in all")
+    return messages
+
+
+Messages = Annotated[
+    list[MessageIn],
+    Field(
+        min_length=1,
+        max_length=100,
+        description=f"1-100 messages; contents and tool calls (as JSON) hold at most {BATCH_LENGTH:,} characters in all.",
+    ),
+    AfterValidator(_fits_one_request),
+]
 
 
 class MessageOut(BaseModel):

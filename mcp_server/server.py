@@ -5,6 +5,7 @@ import logging
 import time
 import types
 import typing
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,7 +16,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,7 +28,8 @@ from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools
 
 log = logging.getLogger(__name__)
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (100 x 32 000 characters) fits
+NAME_SHOWN = 40  # an unknown argument's name is quoted back at most this long
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (schemas.BATCH_LENGTH characters) fits
 
 INSTRUCTIONS = (
     "Tools for one user's todo list and chat history. Every tool takes user_id and sees only that user's data. "
@@ -35,13 +37,25 @@ INSTRUCTIONS = (
 )
 
 
-def describe_validation_error(tool: str, error: ValidationError) -> str:
-    """One sentence per wrong field, without echoing the rejected values."""
-    problems = []
+def describe_validation_error(tool: str, error: ValidationError, known: Sequence[str]) -> str:
+    """One sentence per wrong field, without echoing the rejected values; unknown argument names come first, each
+    shortened to NAME_SHOWN characters, with the names the tool knows."""
+    problems, unknown = [], []
     for item in error.errors():
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+            unknown.append(shown_name(str(item["loc"][0])))
+            continue
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         problems.append(f"{field}: {item['msg']}")
+    if unknown:
+        label = "unknown argument" if len(unknown) == 1 else "unknown arguments"
+        problems.insert(0, f"{label} {', '.join(unknown)} (known: {', '.join(known)})")
     return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Nothing was changed; fix them and retry."
+
+
+def shown_name(name: str) -> str:
+    """An argument name as a refusal quotes it: cut to NAME_SHOWN characters, control characters escaped."""
+    return repr(name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…")
 
 
 class TodoMCPServer(MCPServer[Any]):
@@ -57,7 +71,9 @@ class TodoMCPServer(MCPServer[Any]):
             observe_tool_call(name, "refused", started)
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
-                raise ToolError(describe_validation_error(name, cause)) from cause
+                tool = self._tool_manager.get_tool(name)
+                known = list(tool.parameters["properties"]) if tool else []
+                raise ToolError(describe_validation_error(name, cause, known)) from cause
             if isinstance(cause, ToolError):
                 raise ToolError(str(cause)) from cause
             raise
@@ -93,6 +109,22 @@ def keep_text_as_text(mcp: MCPServer[Any]) -> None:
         object.__setattr__(metadata, "pre_parse_json", pre_parse)
 
 
+def refuse_unknown_arguments(mcp: MCPServer[Any]) -> None:
+    """The SDK's argument models ignore arguments no parameter declares, so `add_task(completed=true)` or
+    `list_tasks(statuss="done")` would succeed without doing what was asked. Each tool's model forbids them
+    instead, and its published input schema is regenerated from that model (`additionalProperties: false`): the
+    schema a client or model sees is the one the server enforces."""
+    for tool in mcp._tool_manager.list_tools():
+        metadata = tool.fn_metadata
+        base = metadata.arg_model
+
+        class Strict(base):  # type: ignore[valid-type, misc]
+            model_config = ConfigDict(extra="forbid", title=base.__name__)
+
+        metadata.arg_model = Strict
+        tool.parameters = Strict.model_json_schema(by_alias=True)
+
+
 class StaticTokenVerifier:
     """Accepts exactly one shared bearer token, compared in constant time."""
 
@@ -117,6 +149,7 @@ def build_server(db: Database, settings: Settings) -> TodoMCPServer:
     )
     register_task_tools(mcp, db)
     register_conversation_tools(mcp, db)
+    refuse_unknown_arguments(mcp)
     keep_text_as_text(mcp)
 
     @mcp.custom_route("/healthz", methods=["GET"])

@@ -21,13 +21,13 @@ from mcp_server.schemas import (
     ConversationOut,
     ConversationTitle,
     ConversationWithMessages,
-    Count,
     DeletedConversation,
     DeletedTask,
     Description,
     DueDate,
     IdempotencyKey,
-    MessageIn,
+    Messages,
+    NotBool,
     Priority,
     SearchText,
     SortKey,
@@ -50,8 +50,14 @@ CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
-Limit = Annotated[Count, Field(ge=1, le=200, description="At most this many items.")]
-Offset = Annotated[Count, Field(ge=0, le=1_000_000, description="Skip this many items first.")]
+Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items."), NotBool]
+Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first."), NotBool]
+MessageLimit = Annotated[int, Field(ge=1, le=10_000), NotBool]
+Recent = Annotated[
+    int,
+    Field(ge=0, le=200, description="Also return the last N messages of the conversation, after this append (0-200)"),
+    NotBool,
+]
 
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
@@ -179,7 +185,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         user_id: UserId,
         conversation_id: ConversationId,
         limit: Annotated[
-            Count | None, Field(ge=1, le=10_000, description="Only the most recent N messages (all if omitted)")
+            MessageLimit | None, Field(description="Only the most recent N messages (all if omitted)")
         ] = None,
     ) -> ConversationWithMessages:
         """A conversation with its messages in order (tool calls and results included)."""
@@ -197,19 +203,11 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     def append_messages(
         user_id: UserId,
         conversation_id: ConversationId,
-        messages: Annotated[list[MessageIn], Field(min_length=1, max_length=100)],
+        messages: Messages,
         idempotency_key: IdempotencyKey | None = None,
-        recent: Annotated[
-            Count,
-            Field(
-                ge=0,
-                le=200,
-                description="Also return the last N messages of the conversation, after this append (0-200)",
-            ),
-        ] = 0,
+        recent: Recent = 0,
     ) -> AppendResult:
-        """Append messages to a conversation, all or none; the first user message titles an untitled one.
-        A retry with the same idempotency_key stores nothing again and gives the first answer."""
+        """Append messages to a conversation, all or none; a retry with the same idempotency_key stores nothing."""
         with db.transaction() as conn:
             appended, total = store.append_messages(
                 conn, user_id, conversation_id, messages, idempotency_key=idempotency_key

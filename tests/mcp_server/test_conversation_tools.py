@@ -211,7 +211,7 @@ async def test_append_to_unknown_conversation_is_refused(client: Client, user_id
     assert "does not exist" in failed(await client.call_tool("append_messages", arguments))
 
 
-@pytest.mark.parametrize("title", ["plans\x00", "\x1b[2Jplans", "two\nlines"])
+@pytest.mark.parametrize("title", ["plans\x00", "\x1b[2Jplans", "two\nlines", "two\u2028lines", "two\u2029lines"])
 async def test_a_conversation_title_is_checked_like_a_task_title(client: Client, user_id: str, title: str) -> None:
     assert "title" in failed(await client.call_tool("create_conversation", {"user_id": user_id, "title": title}))
     assert ok(await client.call_tool("list_conversations", {"user_id": user_id}))["total"] == 0

@@ -1,5 +1,8 @@
 """The HTTP surface: bearer token, allowed Host headers, health and readiness without auth."""
 
+from collections.abc import Iterator
+from typing import Any
+
 import httpx2
 import pytest
 
@@ -76,6 +79,7 @@ async def test_every_tool_declares_schemas_annotations_and_user_id(mcp_url: str)
         assert tool.output_schema is not None, tool.name
         assert tool.description, tool.name
         assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+        assert tool.input_schema["additionalProperties"] is False, f"{tool.name} refuses unknown arguments: say so"
     assert tools["list_tasks"].annotations.read_only_hint is True
     assert tools["delete_task"].annotations.destructive_hint is True
     assert tools["complete_task"].annotations.idempotent_hint is True
@@ -83,6 +87,31 @@ async def test_every_tool_declares_schemas_annotations_and_user_id(mcp_url: str)
         "id", "title", "description", "priority", "due_date", "tags", "completed", "created_at", "updated_at",
         "completed_at",
     }  # fmt: skip
+
+
+def integer_schemas(schema: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(schema, dict):
+        if schema.get("type") == "integer":
+            yield schema
+        for value in schema.values():
+            yield from integer_schemas(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from integer_schemas(item)
+
+
+async def test_every_integer_argument_publishes_its_bounds_in_json_schema_terms(mcp_url: str) -> None:
+    """pydantic writes bounds it cannot attach to the integer schema as "ge"/"le", which JSON Schema does not know:
+    a client or a model would see an unbounded integer."""
+    async with mcp_client(mcp_url) as client:
+        tools = (await client.list_tools()).tools
+    checked = 0
+    for tool in tools:
+        for schema in integer_schemas(tool.input_schema):
+            assert {"ge", "le", "gt", "lt"}.isdisjoint(schema), f"{tool.name}: {schema}"
+            assert "minimum" in schema and "maximum" in schema, f"{tool.name}: {schema}"
+            checked += 1
+    assert checked == 10  # task_id x 4, limit and offset x 2, get_conversation's limit, append_messages' recent
 
 
 async def test_tool_results_are_structured_and_text(mcp_url: str, user_id: str) -> None:

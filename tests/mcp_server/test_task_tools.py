@@ -144,6 +144,11 @@ BAD_ADD_ARGUMENTS = [
     ({"title": 42}, "title: Input should be a valid string"),
     ({"title": "ok", "tags": "work"}, "tags: Input should be a valid list"),
     ({}, "title: Field required"),
+    ({"title": "one\u2028two"}, "title: Value error, must be a single line"),
+    ({"title": "one\u2029two"}, "title: Value error, must be a single line"),
+    ({"title": "one\x85two"}, "title: Value error, must not contain control characters (found U+0085)"),
+    ({"title": "one\vtwo"}, "title: Value error, must not contain control characters (found U+000B)"),
+    ({"title": "one\ftwo"}, "title: Value error, must not contain control characters (found U+000C)"),
 ]
 
 
@@ -230,3 +235,41 @@ async def test_true_and_false_are_not_task_numbers(client: Client, user_id: str,
 async def test_a_tag_that_lengthens_when_lowercased_is_refused(client: Client, user_id: str) -> None:
     message = failed(await client.call_tool("add_task", {"user_id": user_id, "title": "t", "tags": ["İ" * 17]}))
     assert "at most 32 characters" in message and "İ" not in message
+
+
+async def test_an_unknown_argument_is_refused_with_the_known_names(client: Client, user_id: str) -> None:
+    text = failed(await client.call_tool("add_task", {"user_id": user_id, "title": "t", "completed": True}))
+    assert text == (
+        "Invalid arguments for add_task: unknown argument 'completed' (known: user_id, title, description, "
+        "priority, due_date, tags, idempotency_key). Nothing was changed; fix them and retry."
+    )
+    assert (await list_all(client, user_id))["total"] == 0
+
+
+async def test_unknown_arguments_are_named_with_the_other_problems_and_without_values(
+    client: Client, user_id: str
+) -> None:
+    await add(client, user_id, title="keep open")
+    arguments = {"user_id": user_id, "task_id": 0, "statuss": "done", "a_long_argument_name_" * 3: "x" * 50}
+    text = failed(await client.call_tool("complete_task", arguments))
+    assert text.startswith(
+        "Invalid arguments for complete_task: unknown arguments 'statuss', 'a_long_argument_name_a_long_argument_na…' "
+        "(known: user_id, task_id); task_id: Input should be greater than or equal to 1."
+    ), text
+    assert "done" not in text and "x" * 50 not in text
+    assert (await list_all(client, user_id))["tasks"][0]["completed"] is False
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+async def test_a_title_with_a_line_or_paragraph_separator_is_not_one_line(
+    client: Client, user_id: str, separator: str
+) -> None:
+    """U+2028/U+2029 start a new line in many viewers (and are whitespace, so only the inner ones count)."""
+    await add(client, user_id, title="original")
+    message = failed(
+        await client.call_tool("update_task", {"user_id": user_id, "task_id": 1, "title": f"a{separator}b"})
+    )
+    assert message.startswith("Invalid arguments for update_task: title: Value error, must be a single line")
+    assert (await list_all(client, user_id))["tasks"][0]["title"] == "original"
+    edges = await add(client, user_id, title=f"{separator}trimmed{separator}")
+    assert edges["title"] == "trimmed"

@@ -30,6 +30,7 @@ READS = R + "test_properties.py::test_conversations_read_with_every_limit_and_pa
 ISO = R + "test_isolation.py::"
 CON = R + "test_concurrency.py::"
 REG = R + "test_regressions.py"
+MCP = "tests/mcp_server/"
 WIRE = R + "test_wire.py::"
 STORE, TOOLS, SERVER, SCHEMAS = (
     "mcp_server/store.py",
@@ -206,8 +207,8 @@ MUTANTS = [
     Mutant(
         "messages stored reversed",
         STORE,
-        "            for message in messages\n        ],",
-        "            for message in reversed(messages)\n        ],",
+        "        .order_by(_batch.c.position),",
+        "        .order_by(_batch.c.position.desc()),",
         [PROP + "[append_messages]"],
     ),
     Mutant(
@@ -274,7 +275,31 @@ MUTANTS = [
         STORE,
         "query = CONVERSATION_FOR_UPDATE if for_update else CONVERSATION",
         "query = CONVERSATION",
-        [CON + "test_concurrent_appends_to_one_conversation_keep_every_message_once_in_order"],
+        [
+            CON + "test_concurrent_appends_to_one_conversation_keep_every_message_once_in_order",
+            MCP + "test_concurrency.py::test_twenty_concurrent_appends_with_one_key_store_one_batch",
+        ],
+    ),
+    Mutant(
+        "append keys ignored",
+        STORE,
+        "_first_time = select(_earlier.c.size).scalar_subquery() == 0",
+        "_first_time = select(_earlier.c.size).scalar_subquery() >= 0",
+        [PROP + "[append_messages]"],
+    ),
+    Mutant(
+        "append keys shared across conversations",
+        STORE,
+        '    .where(OF_CONVERSATION, Message.idempotency_key == bindparam("idempotency_key"))',
+        '    .where(Message.idempotency_key == bindparam("idempotency_key"))',
+        [PROP + "[append_messages]"],
+    ),
+    Mutant(
+        "recent messages newest first",
+        TOOLS,
+        "store.recent_messages(conn, conversation_id, recent) if recent",
+        "store.recent_messages(conn, conversation_id, recent)[::-1] if recent",
+        [PROP + "[append_messages]"],
     ),
     # The fixes of a13a3a3, undone one at a time: their regression tests must fail
     Mutant(
@@ -321,16 +346,28 @@ MUTANTS = [
         [REG],
     ),
     Mutant("undo: 16 MiB requests", SERVER, "        max_request_body_size=MAX_REQUEST_BYTES,\n", "", [REG]),
-    # The open finding, fixed: the test that documents today's behaviour must notice
+    # The fixes of server-work, undone one at a time
     Mutant(
-        "fix: unknown arguments refused",
+        "undo: unknown arguments refused",
         SERVER,
-        "        started = time.perf_counter()\n",
-        "        started = time.perf_counter()\n        tool = self._tool_manager.get_tool(name)\n"
-        "        unknown = sorted(set(arguments) - set(tool.parameters.get('properties', {}))) if tool else []\n"
-        "        if unknown:\n            raise ToolError(f'Invalid arguments for {name}: {unknown[0]}: not a parameter "
-        "of {name}. Nothing was changed; fix them and retry.')\n",
-        [R + "test_properties.py::test_unknown_arguments_are_silently_ignored"],
+        "    refuse_unknown_arguments(mcp)\n",
+        "",
+        [R + "test_properties.py::test_unknown_arguments_are_refused_and_change_nothing", PROP + "[add_task]"],
+    ),
+    Mutant(
+        "undo: tool call size limit",
+        SCHEMAS,
+        "        if json_length(self.model_dump()) > MESSAGE_LENGTH:",
+        "        if False:",
+        [REG],
+    ),
+    Mutant("undo: batch size limit", SCHEMAS, "    if size > BATCH_LENGTH:", "    if False:", [REG]),
+    Mutant(
+        "undo: line separators end a line",
+        SCHEMAS,
+        'LINE_BREAKS = frozenset("\\n\\r\\v\\f\\x1c\\x1d\\x1e\\x85\\u2028\\u2029")',
+        'LINE_BREAKS = frozenset("\\n\\r")',
+        [CORPUS, MCP + "test_task_tools.py", MCP + "test_conversation_tools.py"],
     ),
 ]
 

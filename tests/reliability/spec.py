@@ -9,6 +9,7 @@ not typed exactly `str`; the server turns that off for its text parameters since
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import re
 import unicodedata
@@ -48,6 +49,10 @@ class Maybe(Exception):
 TRIMMED = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and not 0x1C <= c <= 0x1F)
 
 
+# Where a line may end: str.splitlines()' breaks, the Unicode line and paragraph separators included.
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
 def has_control(text: str) -> bool:
     """Control characters other than tab, newline and carriage return (which Postgres or a title cannot hold)."""
     return any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
@@ -60,7 +65,7 @@ def text(value: Any, *, strip: bool, low: int, high: int, single_line: bool = Fa
         value = value.strip(TRIMMED)
     if not low <= len(value) <= high or has_control(value):
         raise Bad
-    if single_line and ("\n" in value or "\r" in value):
+    if single_line and any(char in LINE_BREAKS for char in value):
         raise Bad
     return value
 
@@ -213,13 +218,18 @@ def call_id(value: Any) -> str:
     return text(value, strip=False, low=1, high=128)
 
 
+def json_length(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
 def tool_call(value: Any) -> dict[str, Any]:
+    """A tool call in the OpenAI format, extra keys kept; at most 32 000 characters as compact JSON."""
     if not isinstance(value, dict):
         raise Bad
     call_id(value.get("id", MISSING))
     if value.get("type", "function") != "function" or not isinstance(value.get("function"), dict):
         raise Bad
-    if _jsonb_unsafe(value):
+    if _jsonb_unsafe(value) or json_length({**value, "type": "function"}) > 32_000:
         raise Bad
     return {**value, "type": "function"}
 
@@ -245,7 +255,12 @@ def messages(value: Any) -> list[dict[str, Any]]:
         raise Maybe()  # the SDK decodes a JSON list sent as a string
     if not isinstance(value, list) or not 1 <= len(value) <= 100:
         raise Bad
-    return [message(item) for item in value]
+    batch = [message(item) for item in value]
+    # What fits one request: contents and tool calls together at most 100 x 32 000 characters.
+    size = sum(len(m["content"]) + sum(json_length(call) for call in m["tool_calls"] or []) for m in batch)
+    if size > 3_200_000:
+        raise Bad
+    return batch
 
 
 # The tools
@@ -316,12 +331,20 @@ TOOLS: dict[str, dict[str, Param]] = {
 }
 
 
+def shown_name(name: str) -> str:
+    """How a refusal quotes an unknown argument's name: at most 40 characters ('…' when cut), as a Python literal
+    (quotes and control characters escaped). A lone surrogate cannot travel as UTF-8: the client sends U+FFFD for
+    each of its bytes, and that is the name the server sees."""
+    name = name.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return repr(name if len(name) <= 40 else name[:39] + "…")
+
+
 @dataclasses.dataclass
 class Verdict:
     """What the reference model expects of one call."""
 
     values: dict[str, Any]  # every parameter's value after normalisation (UNKNOWN where not predicted)
-    bad: set[str]  # must be refused, naming these
+    bad: set[str]  # must be refused, naming these (unknown arguments as shown_name() quotes them)
     maybe: set[str]  # the model does not predict acceptance
     extra: set[str]  # unknown argument names sent
 
@@ -348,9 +371,8 @@ def judge(tool: str, arguments: dict[str, Any]) -> Verdict:
         except Maybe as exc:
             verdict.maybe.add(name)
             verdict.values[name] = exc.value
-    # Unknown arguments are ignored today (test_properties.test_unknown_arguments_are_silently_ignored); a
-    # refusal that names them is the better answer, so either is accepted here.
-    verdict.maybe |= verdict.extra
+    # Unknown arguments are refused, each named (as shown_name() quotes it) alongside any other wrong field.
+    verdict.bad |= {shown_name(name) for name in verdict.extra}
     if tool == "update_task" and not verdict.bad:
         clear, due = verdict.values["clear_due_date"], verdict.values["due_date"]
         if clear is UNKNOWN or (clear and due is UNKNOWN):

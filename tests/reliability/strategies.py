@@ -76,6 +76,8 @@ BAD_TEXT = [
     "\x7f",
     "\x85next",
     "\u2028sep\u2029",
+    "line\u2028separator",
+    "paragraph\u2029separator",
     "[]",
     "{}",
     '["a", "B"]',

@@ -68,7 +68,12 @@ BOTH_DUE = "Give either due_date or clear_due_date, not both. Nothing was change
 _INVALID = re.compile(
     r"Invalid arguments for (?P<tool>\w+): (?P<problems>.+)\. Nothing was changed; fix them and retry\.", re.S
 )
-_PROBLEM_FIELD = re.compile(r"(?:^|; )(?P<field>[^;]+?): ")  # any name: unknown arguments can be called anything
+_PROBLEM_FIELD = re.compile(r"(?:^|; )(?P<field>[^;]+?): ")
+# The unknown-arguments problem comes first: names as Python string literals, then the names the tool knows.
+_QUOTED = r"'(?:[^'\\]|\\.)*'|" + r'"(?:[^"\\]|\\.)*"'
+_UNKNOWN = re.compile(
+    rf"unknown arguments? (?P<names>(?:{_QUOTED})(?:, (?:{_QUOTED}))*) \(known: [a-z_]+(?:, [a-z_]+)*\)(?:; |$)"
+)
 _TASK_MISSING = re.compile(r"Task (?P<n>\d+) does not exist\. Call list_tasks to see the task numbers\.")
 _CONVERSATION_MISSING = re.compile(
     r"Conversation (?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) does not exist\. "
@@ -79,7 +84,7 @@ _CONVERSATION_MISSING = re.compile(
 @dataclasses.dataclass(frozen=True)
 class Refusal:
     kind: str  # invalid | task-missing | conversation-missing | both-due
-    fields: frozenset[str] = frozenset()  # top-level argument names an "invalid" refusal names
+    fields: frozenset[str] = frozenset()  # top-level argument names an "invalid" refusal names (unknown: quoted)
     task: int | None = None
     conversation: uuid.UUID | None = None
 
@@ -89,8 +94,13 @@ def parse_refusal(tool: str, message: str) -> Refusal | None:
     if m := _INVALID.fullmatch(message):
         if m["tool"] != tool:
             return None
-        fields = frozenset(f["field"].split(".")[0] or f["field"] for f in _PROBLEM_FIELD.finditer(m["problems"]))
-        return Refusal("invalid", fields=fields) if fields else None
+        problems, unknown = m["problems"], frozenset[str]()
+        if u := _UNKNOWN.match(problems):
+            # Kept quoted, as spec.shown_name() writes them: names can hold anything, ': ' and '; ' included.
+            unknown = frozenset(re.findall(_QUOTED, u["names"]))
+            problems = problems[u.end() :]
+        fields = frozenset(f["field"].split(".")[0] or f["field"] for f in _PROBLEM_FIELD.finditer(problems))
+        return Refusal("invalid", fields=fields | unknown) if fields or unknown else None
     if m := _TASK_MISSING.fullmatch(message):
         return Refusal("task-missing", task=int(m["n"]))
     if m := _CONVERSATION_MISSING.fullmatch(message):

@@ -2,8 +2,8 @@
 
 The first nine were found by the property and wire tests against 86fa8cf and fixed in a13a3a3 ("Server input
 fixes from the property tests"); these tests failed before that commit (they ran as strict xfails until then).
-The last one is still open: a strict xfail, so the day it is fixed it reports XPASS and fails, and whoever fixed
-it removes the marker. docs/reliability.md lists them all with where the fix went or should go.
+The tool-call size limit (finding 11) ran as a strict xfail until it was fixed on the branch server-work.
+docs/reliability.md lists them all with where the fix went.
 """
 
 import uuid
@@ -171,13 +171,49 @@ def test_the_largest_append_the_schema_allows_fits_through_the_transport(
     assert len(snapshot(pg, [user]).users[user].messages[uuid.UUID(cid)]) == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: tool_calls[].function has no size limit in mcp_server/schemas.py ToolCall, so a schema-valid "
-    "append_messages can exceed the 16 MiB request limit (HTTP 413; app/client.py says 'not reachable')",
-)
-def test_a_tool_call_too_large_for_the_transport_is_refused_by_the_schema(conn: McpConnection, user: str) -> None:
+def test_a_tool_call_too_large_for_the_transport_is_refused_by_the_schema(
+    conn: McpConnection, pg: psycopg.Connection, user: str
+) -> None:
+    """Was: tool_calls[].function had no size limit, so a schema-valid append_messages could exceed the 16 MiB
+    request limit (HTTP 413, which the client reports as 'not reachable'). Now a tool call holds at most 32 000
+    characters as JSON, extras included. (The 17 MB call of the original finding is answered by the transport's
+    413 before any schema sees it; what matters is that the schema refuses every call of that kind first, which
+    calls small enough to reach it show.)"""
     cid = conversation(conn, user)
-    huge = {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"arguments": "x" * 17_000_000}}]}
-    outcome = call(conn, "append_messages", {"user_id": user, "conversation_id": cid, "messages": [huge]})
+    before = snapshot(pg, [user])
+    for call_ in [
+        {"id": "c1", "function": {"arguments": "x" * 1_000_000}},
+        {"id": "c1", "function": {"name": "add_task", "arguments": "x" * 32_000}},
+        {"id": "c1", "function": {}, "extra": ["x" * 16_000, "y" * 16_000]},
+    ]:
+        huge = {"role": "assistant", "tool_calls": [call_]}
+        outcome = call(conn, "append_messages", {"user_id": user, "conversation_id": cid, "messages": [huge]})
+        assert refused_naming(outcome, "append_messages", "messages"), outcome.describe()
+        assert "at most 32000 characters as JSON" in (outcome.error or ""), outcome.error
+    assert snapshot(pg, [user]) == before
+
+
+def test_a_batch_of_tool_calls_too_large_for_the_transport_is_refused_by_the_schema(
+    conn: McpConnection, pg: psycopg.Connection, user: str
+) -> None:
+    """Each tool call within its limit, 100 messages of 64 such calls still made ~200 million characters: the
+    batch as a whole holds at most what 100 messages of 32 000 characters do (contents and tool calls)."""
+    cid = conversation(conn, user)
+    before = snapshot(pg, [user])
+    heavy_call = {"id": "c1", "function": {"arguments": "x" * 31_000}}
+    messages = [{"role": "assistant", "content": "x" * 1_000, "tool_calls": [heavy_call]} for _ in range(100)]
+    outcome = call(conn, "append_messages", {"user_id": user, "conversation_id": cid, "messages": messages})
     assert refused_naming(outcome, "append_messages", "messages"), outcome.describe()
+    assert snapshot(pg, [user]) == before
+
+
+def test_the_largest_batch_with_tool_calls_fits_through_the_transport(
+    conn: McpConnection, pg: psycopg.Connection, user: str
+) -> None:
+    """The other side of the two limits above: at the batch limit, 4 bytes a character, it still gets through."""
+    cid = conversation(conn, user)
+    call_ = {"id": "c1", "function": {"arguments": "🔥" * 15_943}}  # 16 000 characters as JSON, type included
+    messages = [{"role": "assistant", "content": "🔥" * 16_000, "tool_calls": [call_]} for _ in range(100)]
+    outcome = call(conn, "append_messages", {"user_id": user, "conversation_id": cid, "messages": messages})
+    assert outcome.result is not None, outcome.describe()
+    assert len(snapshot(pg, [user]).users[user].messages[uuid.UUID(cid)]) == 100
