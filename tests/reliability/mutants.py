@@ -293,14 +293,14 @@ MUTANTS = [
         STORE,
         '    .where(OF_CONVERSATION, Message.idempotency_key == bindparam("idempotency_key"))',
         '    .where(Message.idempotency_key == bindparam("idempotency_key"))',
-        [PROP + "[append_messages]"],
+        [KEYS, PROP + "[append_messages]"],
     ),
     Mutant(
         "recent messages newest first",
         TOOLS,
         "store.recent_messages(conn, conversation_id, recent) if recent",
         "store.recent_messages(conn, conversation_id, recent)[::-1] if recent",
-        [PROP + "[append_messages]"],
+        [KEYS, PROP + "[append_messages]"],
     ),
     # The fixes of a13a3a3, undone one at a time: their regression tests must fail
     Mutant(
