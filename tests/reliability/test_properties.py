@@ -190,6 +190,19 @@ def test_conversations_read_with_every_limit_and_page(world: World) -> None:
         check_call(world, "list_conversations", {"user_id": world.user, "limit": limit, "offset": offset})
 
 
+def test_append_messages_with_every_key_and_recent(world: World) -> None:
+    """Keyed appends in a fixed order (first use, replay, the same key in another conversation, another key,
+    no key), each with every `recent` around the conversation's size, with the property test's checks: the
+    replays hypothesis happens to draw, made certain."""
+    first, second = sorted(str(cid) for cid in world.state().conversations)[:2]
+    batch = [{"role": "user", "content": "keyed"}, {"role": "assistant", "content": "answer"}]
+    for cid, key in [(first, "k1"), (first, "k1"), (second, "k1"), (first, "k2"), (first, None), (first, "k1")]:
+        for recent in (0, 1, 2, 3, 200):
+            arguments = {"user_id": world.user, "conversation_id": cid, "messages": batch, "recent": recent}
+            outcome = check_call(world, "append_messages", {**arguments, "idempotency_key": key})
+            assert outcome.result is not None, outcome.describe()
+
+
 CORPUS = [
     *strategies.TRICKY_TEXT,
     *strategies.BAD_TEXT,
