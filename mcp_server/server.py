@@ -1,7 +1,9 @@
 """The MCP server and its HTTP app: tools on /mcp behind a bearer token, health and readiness beside it."""
 
+import asyncio
 import hmac
 import logging
+import socket
 import time
 import types
 import typing
@@ -20,6 +22,7 @@ from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
@@ -201,6 +204,21 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     stamp_request_ids()
     return app
+
+
+class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol with TCP_NODELAY on every connection.
+
+    With several workers uvicorn binds the listening socket itself, without IPPROTO_TCP, so asyncio does not set
+    TCP_NODELAY on the connections it accepts; a response written as headers, then body, then waits for the
+    client's delayed ACK: 40 ms per call (measured: 48 ms p50 at 1 client with MCP_WORKERS=2, against 1.8 ms).
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 def app_from_environment() -> Starlette:
