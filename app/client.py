@@ -112,6 +112,7 @@ class McpConnection:
         self._limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = self._new_pool()
         self._pool_lock = threading.Lock()
+        self._retired: list[tuple[float, httpx2.Client]] = []  # replaced pools, by when: see _replace_pool
         self._ids = itertools.count(1)
         self._tools: dict[str, Tool] = {}
 
@@ -120,13 +121,14 @@ class McpConnection:
 
     def _replace_pool(self, failed: httpx2.Client) -> None:
         """Send what follows on new connections, so that a balancer that pins connections to replicas (a
-        Kubernetes Service does) picks again. The old pool closes once the requests still on it are done."""
+        Kubernetes Service does) picks again. An old pool is closed once no request can still be on it."""
         with self._pool_lock:
+            now = time.monotonic()
+            while self._retired and now - self._retired[0][0] > self.timeout + 1:
+                self._retired.pop(0)[1].close()
             if self._http is failed:
                 self._http = self._new_pool()
-                closer = threading.Timer(self.timeout + 1, failed.close)
-                closer.daemon = True
-                closer.start()
+                self._retired.append((now, failed))
 
     # The wire
 
@@ -222,6 +224,10 @@ class McpConnection:
             return pool.submit(contextvars.copy_context().run, asyncio.run, coroutine).result()
 
     def close(self) -> None:
+        with self._pool_lock:
+            for _, pool in self._retired:
+                pool.close()
+            self._retired.clear()
         self._http.close()
 
     def __enter__(self) -> "McpConnection":
