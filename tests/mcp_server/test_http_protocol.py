@@ -1,21 +1,16 @@
 """The HTTP layer under the MCP server: TCP_NODELAY on every connection, and several worker processes."""
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
-import time
 
-import httpx2
 import pytest
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from app.client import McpConnection, TodoClient
-from mcp_server.embedded import free_port
 from mcp_server.server import NoDelayHTTPProtocol
+from tests.faults.support import McpProcess
 from tests.support import TOKEN
 
 pytestmark = pytest.mark.anyio
@@ -57,27 +52,13 @@ async def test_every_connection_gets_tcp_nodelay() -> None:
 
 
 def test_two_worker_processes_serve_the_tools(database_url: str, user_id: str) -> None:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "MCP_AUTH_TOKEN": TOKEN, "MCP_PORT": str(port)}
-    env.update(MCP_WORKERS="2", LOG_LEVEL="warning")
-    process = subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env)
-    base = f"http://127.0.0.1:{port}"
+    server = McpProcess(database_url, MCP_WORKERS="2")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.1)
-        with McpConnection(f"{base}/mcp", TOKEN, max_connections=4) as connection:
+        server.start(timeout=60)
+        with McpConnection(server.url, TOKEN, max_connections=4) as connection:
             todo = TodoClient(connection, user_id)
             numbers = [todo.add_task(f"task {n}").id for n in range(8)]  # over pooled connections to both workers
             assert numbers == list(range(1, 9))
             assert todo.list_tasks().total == 8
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        server.close()
