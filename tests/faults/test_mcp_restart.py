@@ -3,6 +3,7 @@ and responses lost on the way back: the agent and the page keep what the user ty
 McpConnection, retry what is safe to repeat with the same idempotency key, answer every tool call of the model
 (with "unknown" when the task service did not answer), and never create a task twice."""
 
+import contextlib
 import itertools
 import json
 import logging
@@ -565,6 +566,19 @@ def test_the_page_in_a_conversation_with_the_server_down_shows_the_typed_text(
     assert titles(todo) == ["buy milk", "call mom"]
 
 
+@contextlib.contextmanager
+def page_behind_proxy(page_env: Callable[..., None], server: McpProcess) -> Iterator[tuple[HttpProxy, AppTest, str]]:
+    """The page talking to the server through a proxy that can lose answers, after a first turn that added task
+    1: (the proxy, the page, the conversation's id)."""
+    with HttpProxy([server.port]) as proxy:
+        page_env(proxy.url)
+        at = AppTest.from_file(PAGE, default_timeout=30)
+        at.run()
+        say(at, "add buy milk")
+        assert any("Added task 1" in m.value for m in at.markdown)
+        yield proxy, at, at.session_state["conversation_id"]
+
+
 def test_the_page_says_the_message_is_saved_when_the_turn_fails_after_storing_it(
     page_env: Callable[..., None],
     mcp_process: Callable[..., McpProcess],
@@ -575,14 +589,7 @@ def test_the_page_says_the_message_is_saved_when_the_turn_fails_after_storing_it
     not repeated): the turn is interrupted, and the page says the message is saved in the conversation instead of
     offering it to send again. The next run of the page shows it in the history."""
     server = mcp_process()
-    with HttpProxy([server.port]) as proxy:
-        page_env(proxy.url)
-        at = AppTest.from_file(PAGE, default_timeout=30)
-        at.run()
-        say(at, "add buy milk")
-        assert any("Added task 1" in m.value for m in at.markdown)
-        conversation_id = at.session_state["conversation_id"]
-
+    with page_behind_proxy(page_env, server) as (proxy, at, conversation_id):
         proxy.drop_response("delete_task")
         say(at, "delete task 1")
         assert any("not reachable" in e and e.endswith(SAVED) for e in errors(at)), errors(at)
@@ -611,14 +618,7 @@ def test_a_lost_answer_to_storing_the_message_is_retried_and_stores_it_once(
     retry stores nothing more, gets the first answer, and the turn goes on. (Before the key, the page said "not
     sent" though the message was stored, and sending it again, as asked, stored it twice.)"""
     server = mcp_process()
-    with HttpProxy([server.port]) as proxy:
-        page_env(proxy.url)
-        at = AppTest.from_file(PAGE, default_timeout=30)
-        at.run()
-        say(at, "add buy milk")
-        assert any("Added task 1" in m.value for m in at.markdown)
-        conversation_id = at.session_state["conversation_id"]
-
+    with page_behind_proxy(page_env, server) as (proxy, at, conversation_id):
         proxy.drop_response("append_messages")
         say(at, "add call mom")
         assert not errors(at), errors(at)
@@ -628,7 +628,7 @@ def test_a_lost_answer_to_storing_the_message_is_retried_and_stores_it_once(
 
         todo = TodoClient(connect(server.url), user_id)
         assert user_texts(todo, conversation_id) == ["add buy milk", "add call mom"], "stored once"
-        assert [t.title for t in todo.list_tasks().tasks] == ["buy milk", "call mom"]
+        assert titles(todo) == ["buy milk", "call mom"]
 
 
 def test_a_message_whose_fate_is_unknown_is_not_called_unsent(
@@ -641,13 +641,7 @@ def test_a_message_whose_fate_is_unknown_is_not_called_unsent(
     the page cannot know that. It must not say "not sent" (sending again would then look required); it says the
     message may not have been saved, and shows the text back."""
     server = mcp_process()
-    with HttpProxy([server.port]) as proxy:
-        page_env(proxy.url)
-        at = AppTest.from_file(PAGE, default_timeout=30)
-        at.run()
-        say(at, "add buy milk")
-        conversation_id = at.session_state["conversation_id"]
-
+    with page_behind_proxy(page_env, server) as (proxy, at, conversation_id):
         proxy.drop_response("append_messages", count=3)
         say(at, "add call mom")
         assert any(MAYBE_SENT in e for e in errors(at)) and not any(NOT_SENT in e for e in errors(at)), errors(at)
