@@ -69,6 +69,12 @@ T = TypeVar("T")
 
 PROTOCOL_VERSION = LATEST_PROTOCOL_VERSION
 CLIENT_INFO = {"name": "todo-chatbot-ui", "version": "0.1.0"}
+# What every request of protocol 2026-07-28 carries in its params' `_meta`, in place of a session's handshake.
+REQUEST_META = {
+    PROTOCOL_VERSION_META_KEY: PROTOCOL_VERSION,
+    CLIENT_INFO_META_KEY: CLIENT_INFO,
+    CLIENT_CAPABILITIES_META_KEY: {},
+}
 
 # The id of what the user is doing now (one chat turn), sent as X-Request-ID on every MCP call so that the
 # server's logs of one turn can be found together.
@@ -134,11 +140,6 @@ class McpConnection:
 
     def request(self, method: str, params: dict[str, Any], *, retry: bool) -> dict[str, Any]:
         """One JSON-RPC request; its result, or ToolError (the server said no) / ServiceUnavailable."""
-        meta = {
-            PROTOCOL_VERSION_META_KEY: PROTOCOL_VERSION,
-            CLIENT_INFO_META_KEY: CLIENT_INFO,
-            CLIENT_CAPABILITIES_META_KEY: {},
-        }
         headers = {MCP_METHOD_HEADER: method}
         if method == "tools/call":
             headers[MCP_NAME_HEADER] = encode_header_value(params["name"])
@@ -146,7 +147,12 @@ class McpConnection:
             headers["X-Request-ID"] = request_id
         for tries_left in range(RETRIES if retry else 0, -1, -1):
             request_number = next(self._ids)
-            body = {"jsonrpc": "2.0", "id": request_number, "method": method, "params": {**params, "_meta": meta}}
+            body = {
+                "jsonrpc": "2.0",
+                "id": request_number,
+                "method": method,
+                "params": {**params, "_meta": REQUEST_META},
+            }
             http = self._http
             try:
                 response = http.post(self.url, content=_json_bytes(body), headers=headers)

@@ -15,9 +15,8 @@ from typing import Any
 import httpx2
 import psycopg
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
-from mcp.types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
 
-from app.client import PROTOCOL_VERSION
+from app.client import PROTOCOL_VERSION, REQUEST_META
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
 from tests.support import TOKEN
@@ -39,16 +38,11 @@ class WireClient:
             MCP_PROTOCOL_VERSION_HEADER: PROTOCOL_VERSION,
             MCP_METHOD_HEADER: "tools/call",
         }
-        self.meta = {
-            PROTOCOL_VERSION_META_KEY: PROTOCOL_VERSION,
-            CLIENT_INFO_META_KEY: {"name": "bench", "version": "1"},
-            CLIENT_CAPABILITIES_META_KEY: {},
-        }
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> bool:
         """True when the call succeeded."""
         self.next_id += 1
-        params = {"name": name, "arguments": arguments, "_meta": self.meta}
+        params = {"name": name, "arguments": arguments, "_meta": REQUEST_META}
         body = {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
         response = await self.http.post(self.url, json=body, headers={**self.headers, MCP_NAME_HEADER: name})
         response.raise_for_status()
