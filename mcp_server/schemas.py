@@ -6,7 +6,16 @@ import unicodedata
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 
 Priority = Literal["low", "medium", "high"]
 Status = Literal["open", "done", "all"]
@@ -164,11 +173,13 @@ class ToolCall(BaseModel):
     id: CallId
     type: Literal["function"] = "function"
     function: Annotated[dict[str, Any], AfterValidator(_json_safe)]
+    _json_length: int = PrivateAttr(default=0)  # measured once here, summed again by the batch's check
 
     @model_validator(mode="after")
     def _json_safe_and_small(self) -> "ToolCall":
         _json_safe(self.model_extra)
-        if json_length(self.model_dump()) > MESSAGE_LENGTH:
+        self._json_length = json_length(self.model_dump())
+        if self._json_length > MESSAGE_LENGTH:
             raise ValueError(f"a tool call must be at most {MESSAGE_LENGTH} characters as JSON")
         return self
 
@@ -189,8 +200,7 @@ class MessageIn(BaseModel):
 
 def _fits_one_request(messages: list[MessageIn]) -> list[MessageIn]:
     size = sum(
-        len(message.content) + sum(json_length(call.model_dump()) for call in message.tool_calls or [])
-        for message in messages
+        len(message.content) + sum(call._json_length for call in message.tool_calls or []) for message in messages
     )
     if size > BATCH_LENGTH:
         raise ValueError(f"contents and tool calls must hold at most {BATCH_LENGTH} characters in all")

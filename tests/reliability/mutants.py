@@ -358,7 +358,7 @@ MUTANTS = [
     Mutant(
         "undo: tool call size limit",
         SCHEMAS,
-        "        if json_length(self.model_dump()) > MESSAGE_LENGTH:",
+        "        if self._json_length > MESSAGE_LENGTH:",
         "        if False:",
         [REG],
     ),
