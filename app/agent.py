@@ -1,8 +1,9 @@
 """One chat turn: store the user's message, let the model call the task tools (or the offline assistant answer),
 then store the reply and its tool steps. Yields events the page draws as they happen.
 
-The model sees exactly the tools the MCP server marks for it, minus `user_id` and `idempotency_key`, which the
-agent fills in itself: the model never chooses whose data it touches.
+The model sees exactly the tools the MCP server marks for it, minus `idempotency_key`, which the agent fills in
+itself. No tool takes a user: the server knows whom the turn is for from the client's credential, so the model
+never chooses whose data it touches.
 """
 
 import copy
@@ -26,7 +27,7 @@ from mcp_server.schemas import MessageIn, MessageOut
 log = logging.getLogger(__name__)
 
 FOR_MODEL_META = "todo-chatbot/offer-to-model"
-INJECTED_ARGUMENTS = ("user_id", "idempotency_key")
+INJECTED_ARGUMENTS = ("idempotency_key",)
 
 
 @dataclass
@@ -171,17 +172,19 @@ class Agent:
             )
         return cls(connection, settings, llm)
 
-    def tools(self) -> list[dict[str, Any]]:
+    def tools(self, client: TodoClient) -> list[dict[str, Any]]:
+        """The model's tools; what the server offers the model is the same for every caller, so read once."""
         if self._tools is None:
-            self._tools = model_tools(self.connection.list_tools())
+            self._tools = model_tools(client.list_tools())
         return self._tools
 
-    def run_turn(self, user_id: str, conversation_id: str, text: str, today: dt.date | None = None) -> Iterator[Event]:
-        """Answer one message. Raises ToolError/ServiceUnavailable before anything else if the message cannot
-        be stored: then nothing happened and the page keeps the text."""
+    def run_turn(
+        self, client: TodoClient, conversation_id: str, text: str, today: dt.date | None = None
+    ) -> Iterator[Event]:
+        """Answer one message as `client`'s caller. Raises ToolError/ServiceUnavailable before anything else if
+        the message cannot be stored: then nothing happened and the page keeps the text."""
         today = today or dt.date.today()
         REQUEST_ID.set(uuid.uuid4().hex)
-        client = TodoClient(self.connection, user_id)
         # Keyed, so a retry after a lost answer cannot store the message twice; the same call reads the history.
         stored = client.append_messages(
             conversation_id,
@@ -241,7 +244,7 @@ class Agent:
         assert self.llm is not None
         prompt = self.settings.system_prompt.format(today=today.isoformat(), weekday=today.strftime("%A"))
         messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *openai_history(stored)]
-        tools = self.tools()
+        tools = self.tools(client)
         offered = {tool["function"]["name"] for tool in tools}
         for round_number in range(self.settings.max_tool_steps):
             text_parts: list[str] = []
@@ -301,7 +304,7 @@ class Agent:
     def _execute(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
         sent = {**arguments, "idempotency_key": key} if name == "add_task" else arguments
         try:
-            return ToolStep(name, arguments, result=self.connection.call(name, {**sent, "user_id": client.user_id}))
+            return ToolStep(name, arguments, result=client.call_tool(name, sent))
         except ToolError as error:
             return ToolStep(name, arguments, error=str(error))
         except ServiceUnavailable:

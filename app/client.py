@@ -1,15 +1,17 @@
 """The Python client for the MCP tool server: what the page uses, and what the data team opens in a notebook.
 
     from app.client import TodoClient
-    todo = TodoClient.open("http://localhost:8000/mcp", token="...", user_id="me@example.com")
+    todo = TodoClient.open("http://localhost:8000/mcp", token="todo_pat_...")  # a personal token from the page
     todo.add_task("send Q3 report", priority="high", due_date="2026-11-27")
     pandas.DataFrame(todo.task_rows(status="all"))
 
 `McpConnection` speaks MCP's streamable HTTP transport at protocol 2026-07-28, where every request stands alone
 (its `_meta` carries the protocol version and client capabilities; there is no session to open or lose): one
 tool call is one POST on a pooled keep-alive connection, sent from the calling thread. One connection per process
-is shared by every thread and user; a `TodoClient` is a cheap per-user view over it that injects `user_id` into
-every call. Results are the server's own pydantic models (mcp_server.schemas).
+is shared by every thread and user. The server knows who is calling from the credential: a personal token acts
+for its owner; the page's service token names the signed-in user in the X-Todo-User header, which a `TodoClient`
+made with `acting_for=user` sends on each of its calls (a cheap per-user view over the shared connection). No tool
+takes a user argument. Results are the server's own pydantic models (mcp_server.schemas).
 
 Why not the SDK's `mcp.Client`: its session runs on an event loop, so every call from the page's threads crossed
 to that loop and back, and the session added its own bookkeeping; together about 3 ms of the UI's CPU per call
@@ -50,6 +52,8 @@ from mcp.types import (
 )
 
 from mcp_server.schemas import (
+    AccessTokenList,
+    AccessTokenOut,
     AppendResult,
     ConversationList,
     ConversationOut,
@@ -57,7 +61,9 @@ from mcp_server.schemas import (
     DeletedConversation,
     DeletedTask,
     MessageIn,
+    NewAccessToken,
     Priority,
+    RevokedAccessToken,
     SortKey,
     Status,
     TaskList,
@@ -82,6 +88,7 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 
 RETRIES = 2  # more tries for a call that is safe to repeat, after a transport failure or a 502/503/504
 RETRY_STATUSES = frozenset({502, 503, 504})
+USER_HEADER = "X-Todo-User"  # the user the page's service token acts for (mcp_server/auth.py)
 
 
 class ToolError(Exception):
@@ -95,6 +102,17 @@ class ServiceUnavailable(Exception):
         super().__init__("The task service is not reachable right now; try again in a moment.")
         self.detail = detail
         self.maybe_done = maybe_done  # the request may have reached the server (a timeout, a cut answer)
+
+
+class TokenRefused(ServiceUnavailable):
+    """The server is there but refused the credential (HTTP 401: a wrong, revoked or expired token) or what the
+    request claimed with it (400/403); trying again will not help. A ServiceUnavailable, so the page keeps what
+    the user typed exactly as in an outage; a notebook can tell the two apart by this type."""
+
+    def __init__(self, status: int, description: str):
+        super().__init__(f"HTTP {status}: {description}")
+        self.args = (f"The task service refused the credential (HTTP {status}): {description}",)
+        self.status = status
 
 
 class McpConnection:
@@ -138,9 +156,12 @@ class McpConnection:
 
     # The wire
 
-    def request(self, method: str, params: dict[str, Any], *, retry: bool) -> dict[str, Any]:
-        """One JSON-RPC request; its result, or ToolError (the server said no) / ServiceUnavailable."""
-        headers = {MCP_METHOD_HEADER: method}
+    def request(
+        self, method: str, params: dict[str, Any], *, retry: bool, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """One JSON-RPC request; its result, or ToolError (the server said no) / ServiceUnavailable (TokenRefused
+        when the credential was refused). `headers` go with it (the page's X-Todo-User)."""
+        headers = {**(headers or {}), MCP_METHOD_HEADER: method}
         if method == "tools/call":
             headers[MCP_NAME_HEADER] = encode_header_value(params["name"])
         if (request_id := REQUEST_ID.get()) is not None:
@@ -177,12 +198,12 @@ class McpConnection:
 
     # Tools
 
-    def list_tools(self) -> list[Tool]:
+    def list_tools(self, headers: dict[str, str] | None = None) -> list[Tool]:
         tools: list[Tool] = []
         cursor: str | None = None
         while True:
             page = ListToolsResult.model_validate(
-                self.request("tools/list", {"cursor": cursor} if cursor else {}, retry=True)
+                self.request("tools/list", {"cursor": cursor} if cursor else {}, retry=True, headers=headers)
             )
             tools.extend(page.tools)
             cursor = page.next_cursor
@@ -191,10 +212,13 @@ class McpConnection:
         self._tools = {tool.name: tool for tool in tools}
         return tools
 
-    def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def call(self, name: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         """Call a tool; its structured result, or ToolError / ServiceUnavailable."""
         answer = self.request(
-            "tools/call", {"name": name, "arguments": arguments}, retry=self._safe_to_repeat(name, arguments)
+            "tools/call",
+            {"name": name, "arguments": arguments},
+            retry=self._safe_to_repeat(name, arguments, headers),
+            headers=headers,
         )
         result = CallToolResult.model_validate(answer)
         if result.is_error:
@@ -203,16 +227,12 @@ class McpConnection:
             raise ToolError(f"{name} returned no structured result")
         return result.structured_content
 
-    async def acall(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """`call` for async code (the offline assistant): the request runs in a worker thread."""
-        return await anyio.to_thread.run_sync(self.call, name, arguments)
-
-    def _safe_to_repeat(self, name: str, arguments: dict[str, Any]) -> bool:
+    def _safe_to_repeat(self, name: str, arguments: dict[str, Any], headers: dict[str, str] | None) -> bool:
         if "idempotency_key" in arguments:
             return True
         if not self._tools:
             try:
-                self.list_tools()
+                self.list_tools(headers)
             except (ServiceUnavailable, ToolError):
                 return False
         annotations = self._tools[name].annotations if name in self._tools else None
@@ -254,9 +274,11 @@ def _json_bytes(body: dict[str, Any]) -> bytes:
 
 def _answer(response: httpx2.Response, request_number: int, method: str) -> dict[str, Any]:
     """The result of a JSON-RPC answer (a JSON body, or the matching event of an event stream)."""
-    if response.status_code in (401, 403):
-        log.error("the MCP server refused this app's credentials (HTTP %d); check MCP_AUTH_TOKEN", response.status_code)
-        raise ServiceUnavailable(f"HTTP {response.status_code}: credentials refused")
+    if response.status_code in (400, 401, 403) and response.headers.get("content-type") == "application/json":
+        refusal = _credential_refusal(response)
+        if refusal is not None:
+            log.error("the MCP server refused the credential (HTTP %d): %s", response.status_code, refusal)
+            raise TokenRefused(response.status_code, refusal)
     try:
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             message = _from_event_stream(response.text, request_number)
@@ -277,6 +299,17 @@ def _answer(response: httpx2.Response, request_number: int, method: str) -> dict
     return message["result"]
 
 
+def _credential_refusal(response: httpx2.Response) -> str | None:
+    """The server's sentence when it refused the request's credential (an OAuth-style error body), else None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error_description"), str) and "jsonrpc" not in body:
+        return body["error_description"]
+    return None
+
+
 def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
     """The JSON-RPC response with this id among a complete event stream's `data:` events."""
     for event in text.replace("\r\n", "\n").split("\n\n"):
@@ -289,32 +322,40 @@ def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
 
 
 class UserTools:
-    """Async tool calls for one user (what the offline assistant calls): user_id is injected."""
+    """Async tool calls (what the offline assistant awaits) through a TodoClient, in a worker thread."""
 
-    def __init__(self, connection: McpConnection, user_id: str):
-        self.connection = connection
-        self.user_id = user_id
+    def __init__(self, client: "TodoClient"):
+        self.client = client
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return await self.connection.acall(name, {**arguments, "user_id": self.user_id})
+        return await anyio.to_thread.run_sync(self.client.call_tool, name, arguments)
 
 
 class TodoClient:
-    """Typed, synchronous tool calls for one user."""
+    """Typed, synchronous tool calls as one caller: the token's owner, or with the page's service token, the user
+    named by `acting_for`."""
 
-    def __init__(self, connection: McpConnection, user_id: str):
+    def __init__(self, connection: McpConnection, acting_for: str | None = None):
         self.connection = connection
-        self.user_id = user_id
-        self.tools = UserTools(connection, user_id)
+        self.acting_for = acting_for
+        self.headers = {USER_HEADER: encode_header_value(acting_for)} if acting_for is not None else {}
+        self.tools = UserTools(self)
 
     @classmethod
-    def open(cls, url: str, token: str, user_id: str, *, timeout: float = 15.0) -> "TodoClient":
-        return cls(McpConnection(url, token, timeout=timeout), user_id)
+    def open(cls, url: str, token: str, *, timeout: float = 15.0) -> "TodoClient":
+        """A client for your own tasks, with a personal access token (made on the page, under API access)."""
+        return cls(McpConnection(url, token, timeout=timeout))
+
+    def list_tools(self) -> list[Tool]:
+        return self.connection.list_tools(self.headers)
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Any tool by name with these arguments, exactly; its structured result."""
+        return self.connection.call(name, arguments, self.headers)
 
     def call(self, name: str, **arguments: Any) -> dict[str, Any]:
-        """Any tool by name, with user_id filled in; arguments left as None are not sent."""
-        sent = {key: value for key, value in arguments.items() if value is not None}
-        return self.connection.call(name, {**sent, "user_id": self.user_id})
+        """Any tool by name; arguments left as None are not sent."""
+        return self.call_tool(name, {key: value for key, value in arguments.items() if value is not None})
 
     # Tasks
 
@@ -430,3 +471,16 @@ class TodoClient:
         return DeletedConversation.model_validate(
             self.call("delete_conversation", conversation_id=str(conversation_id))
         )
+
+    # Personal access tokens (only with the page's service credential)
+
+    def create_access_token(self, name: str, *, expires_in_days: int | None = None) -> NewAccessToken:
+        return NewAccessToken.model_validate(
+            self.call("create_access_token", name=name, expires_in_days=expires_in_days)
+        )
+
+    def list_access_tokens(self) -> list[AccessTokenOut]:
+        return AccessTokenList.model_validate(self.call("list_access_tokens")).tokens
+
+    def revoke_access_token(self, token_id: uuid.UUID | str) -> RevokedAccessToken:
+        return RevokedAccessToken.model_validate(self.call("revoke_access_token", token_id=str(token_id)))

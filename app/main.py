@@ -42,7 +42,7 @@ st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
 settings = get_settings()
 user = current_user(settings)
 mcp, assistant = services(settings)
-todo = TodoClient(mcp, user)
+todo = TodoClient(mcp, acting_for=user)  # the service token names the signed-in user on every call
 
 # Which conversation: this session's, else the link's; one that is not this user's is simply not found.
 conversation_id = st.session_state.get("conversation_id") or st.query_params.get("c")
@@ -108,7 +108,7 @@ if prompt:
             running: list[object] = []  # the status box of the step in progress
 
             def reply_text():  # the turn's text as it streams; tool steps are drawn above it as they happen
-                for event in assistant.run_turn(user, conversation_id, prompt):  # type: ignore[arg-type]
+                for event in assistant.run_turn(todo, conversation_id, prompt):  # type: ignore[arg-type]
                     if isinstance(event, TextDelta):
                         yield event.text
                     elif isinstance(event, StepStarted):

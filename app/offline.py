@@ -937,7 +937,7 @@ ToolCallError = ToolError
 
 class ToolCaller(Protocol):
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Call an MCP tool (``user_id`` is added by the caller) and return its structured result."""
+        """Call an MCP tool (as the caller the client was made for) and return its structured result."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The database tables: tasks (with per-user numbers), conversations and their messages."""
+"""The database tables: tasks (with per-user numbers), conversations and their messages, access tokens."""
 
 import datetime as dt
 import uuid
@@ -102,3 +102,23 @@ class Message(Base):
     tool_call_id: Mapped[str | None] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class PersonalToken(Base):
+    """A personal access token: only its SHA-256 is kept; revoked rows stay (revoked_at) for the record."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (
+        Index("uq_access_tokens_hash", "token_hash", unique=True),
+        Index("ix_access_tokens_user_created", "user_id", "created_at"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="ck_access_tokens_name_length"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(320), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

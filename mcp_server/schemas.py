@@ -76,12 +76,6 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-UserId = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=320),
-    AfterValidator(_printable),
-    Field(description="The signed-in user the call acts for; a tool only ever sees this user's rows."),
-]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
@@ -255,3 +249,52 @@ class AppendResult(BaseModel):
 class DeletedConversation(BaseModel):
     deleted: bool = True
     conversation_id: uuid.UUID
+
+
+USER_ID_LENGTH = 320  # an e-mail address at most
+
+
+def user_id(value: str) -> str:
+    """A user id as a credential names it (the page's X-Todo-User header, later a token's claim): one printable
+    line of 1-320 characters, surrounding spaces dropped. Raises ValueError saying what is wrong."""
+    user = value.strip()
+    if not 1 <= len(user) <= USER_ID_LENGTH:
+        raise ValueError(f"a user id must be 1-{USER_ID_LENGTH} characters")
+    return _single_line(_printable(user))
+
+
+TokenName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_printable),
+    AfterValidator(_single_line),
+    Field(description="What the token is for, e.g. 'notebook' or 'VS Code' (1-100 characters)."),
+]
+ExpiresInDays = Annotated[
+    int,
+    Field(ge=1, le=3650, description="Days until the token stops working (1-3650); omit for no expiry."),
+    NotBool,
+]
+
+
+class AccessTokenOut(BaseModel):
+    """A personal access token as listed: never the token itself."""
+
+    token_id: uuid.UUID
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None = Field(description="Accurate to a minute; null until first used.")
+
+
+class NewAccessToken(AccessTokenOut):
+    token: str = Field(description="The token, shown this once: only its hash is kept.")
+
+
+class AccessTokenList(BaseModel):
+    tokens: list[AccessTokenOut] = Field(description="Active tokens (not revoked, not expired), newest first.")
+
+
+class RevokedAccessToken(BaseModel):
+    revoked: bool = True
+    token_id: uuid.UUID

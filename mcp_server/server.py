@@ -1,7 +1,6 @@
 """The MCP server and its HTTP app: tools on /mcp behind a bearer token, health and readiness beside it."""
 
 import asyncio
-import hmac
 import logging
 import socket
 import time
@@ -13,30 +12,33 @@ from typing import Any
 
 import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
+from mcp.types import Tool
 from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from mcp_server.auth import Authenticator, CallerMiddleware, caller, current_caller, origin_regex
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
 from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
 from mcp_server.settings import Settings
-from mcp_server.tools import register_conversation_tools, register_task_tools
+from mcp_server.tools import SERVICE_ONLY_META, register_conversation_tools, register_task_tools, register_token_tools
 
 log = logging.getLogger(__name__)
 NAME_SHOWN = 40  # an unknown argument's name is quoted back at most this long
+MCP_HEADERS = [MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER, "mcp-session-id"]
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (schemas.BATCH_LENGTH characters) fits
 
 INSTRUCTIONS = (
-    "Tools for one user's todo list and chat history. Every tool takes user_id and sees only that user's data. "
-    "Tasks are numbered per user (task_id is that number)."
+    "Tools for your todo list and chat history. The server knows who you are from your token: every tool sees "
+    "only your data. Tasks are numbered per user (task_id is that number)."
 )
 
 
@@ -62,10 +64,19 @@ def shown_name(name: str) -> str:
 
 
 class TodoMCPServer(MCPServer[Any]):
+    async def list_tools(self) -> list[Tool]:
+        """Every tool, but the service-credential-only ones for callers that may not call them."""
+        tools = await super().list_tools()
+        who = current_caller()
+        if who is not None and who.is_service:
+            return tools
+        return [tool for tool in tools if not (tool.meta or {}).get(SERVICE_ONLY_META)]
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         """Report bad arguments and refused operations as plain sentences, without the SDK's prefix."""
         started = time.perf_counter()
         try:
+            self._check_credential(name, context)
             result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
             observe_tool_call(name, "crashed", started)
@@ -82,6 +93,16 @@ class TodoMCPServer(MCPServer[Any]):
             raise
         observe_tool_call(name, "ok", started)
         return result
+
+    def _check_credential(self, name: str, context: Context[Any, Any] | None) -> None:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None or not (tool.meta or {}).get(SERVICE_ONLY_META):
+            return
+        if context is None or not caller(context).is_service:
+            raise ToolError(
+                f"{name} answers only the page's service credential: personal access tokens are created and "
+                "revoked on the page (sidebar, API access), and a token cannot make or revoke tokens."
+            )
 
 
 def _is_text(annotation: Any) -> bool:
@@ -128,30 +149,17 @@ def refuse_unknown_arguments(mcp: MCPServer[Any]) -> None:
         tool.parameters = Strict.model_json_schema(by_alias=True)
 
 
-class StaticTokenVerifier:
-    """Accepts exactly one shared bearer token, compared in constant time."""
-
-    def __init__(self, token: str):
-        self._token = token.encode()
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode(), self._token):
-            return AccessToken(token="redacted", client_id="todo-client", scopes=[])
-        return None
-
-
-def build_server(db: Database, settings: Settings) -> TodoMCPServer:
+def build_server(db: Database, settings: Settings, authenticator: Authenticator) -> TodoMCPServer:
     mcp = TodoMCPServer(
         name="todo",
         title="Todo tasks and conversations",
         instructions=INSTRUCTIONS,
         version="0.1.0",
-        token_verifier=StaticTokenVerifier(settings.mcp_auth_token.get_secret_value()),
-        auth=AuthSettings(issuer_url=f"http://localhost:{settings.mcp_port}", resource_server_url=None),
         log_level=settings.log_level,
     )
     register_task_tools(mcp, db)
     register_conversation_tools(mcp, db)
+    register_token_tools(mcp, db, authenticator)
     refuse_unknown_arguments(mcp)
     keep_text_as_text(mcp)
 
@@ -183,14 +191,18 @@ def build_server(db: Database, settings: Settings) -> TodoMCPServer:
 
 
 def build_app(settings: Settings, db: Database | None = None) -> Starlette:
-    """The ASGI app: stateless streamable HTTP with JSON responses, so any replica can answer any call."""
+    """The ASGI app: stateless streamable HTTP with JSON responses, so any replica can answer any call; the caller
+    of every /mcp request resolved from its credential (mcp_server/auth.py) before the SDK reads it."""
     db = db or Database.from_settings(settings)
-    mcp = build_server(db, settings)
+    authenticator = Authenticator(settings.mcp_service_token_sha256, db)
+    mcp = build_server(db, settings, authenticator)
     app = mcp.streamable_http_app(
         stateless_http=True,
         json_response=True,
         max_request_body_size=MAX_REQUEST_BYTES,
-        transport_security=TransportSecuritySettings(allowed_hosts=settings.host_patterns),
+        transport_security=TransportSecuritySettings(
+            allowed_hosts=settings.host_patterns, allowed_origins=settings.origin_patterns
+        ),
     )
     inner_lifespan = app.router.lifespan_context
 
@@ -201,6 +213,15 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         db.dispose()
 
     app.router.lifespan_context = lifespan
+    app.add_middleware(CallerMiddleware, authenticator=authenticator, allowed_origins=settings.mcp_allowed_origins)
+    # Browser-based MCP clients (the Inspector's direct mode) on an allowed origin; preflights need no token.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex=origin_regex(settings.mcp_allowed_origins),
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "accept", "last-event-id", "x-request-id", *MCP_HEADERS],
+        expose_headers=["www-authenticate", "x-request-id", "mcp-session-id"],
+    )
     app.add_middleware(RequestIdMiddleware)
     stamp_request_ids()
     return app

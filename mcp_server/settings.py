@@ -21,12 +21,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     database_url: SecretStr = Field(description="Postgres URL, e.g. postgresql://user:pass@host:5432/todo")
-    mcp_auth_token: SecretStr = Field(min_length=16, description="Bearer token every /mcp call must carry")
+    mcp_service_token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the page's service token: the server never holds the token itself",
+    )
     mcp_host: str = "127.0.0.1"
     mcp_port: int = Field(default=8000, ge=1, le=65535)
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default=["localhost:*", "127.0.0.1:*"],
         description="Host headers accepted on /mcp; 'name:*' allows any port",
+    )
+    mcp_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"],
+        description="Origin headers accepted on /mcp (browser-based MCP clients); others get 403",
     )
     mcp_migrate_on_start: bool = True
     mcp_workers: int = Field(default=1, ge=1, le=64, description="Server processes; in Kubernetes prefer replicas")
@@ -36,7 +43,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("mcp_allowed_hosts", mode="before")
+    @field_validator("mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -51,6 +58,16 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return sqlalchemy_url(self.database_url.get_secret_value())
+
+    @field_validator("mcp_service_token_sha256", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def origin_patterns(self) -> list[str]:
+        """Allowed origins as the SDK's own check reads them: 'scheme://name:*' also admits the bare origin."""
+        return [pattern for origin in self.mcp_allowed_origins for pattern in (origin, origin.removesuffix(":*"))]
 
     @property
     def host_patterns(self) -> list[str]:

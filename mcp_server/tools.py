@@ -1,20 +1,25 @@
 """The MCP tools. Each tool is one typed function: its docstring is its description, its types its schema.
 
-Task tools are offered to the language model (marked with FOR_MODEL in their _meta); conversation tools are for
-the UI and never for the model.
+Every tool acts for the caller the server resolved from the request's credential (`caller(ctx)`); none takes a
+user argument. Task tools are offered to the language model (FOR_MODEL in their _meta); conversation tools are for
+the UI and never for the model; access-token tools answer only the page's service credential (SERVICE_ONLY).
 """
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_server import store
+from mcp_server import store, tokens
+from mcp_server.auth import Authenticator, caller
 from mcp_server.db import Database
 from mcp_server.errors import InvalidArguments
 from mcp_server.schemas import (
+    AccessTokenList,
     AppendResult,
     ConversationId,
     ConversationList,
@@ -25,10 +30,13 @@ from mcp_server.schemas import (
     DeletedTask,
     Description,
     DueDate,
+    ExpiresInDays,
     IdempotencyKey,
     Messages,
+    NewAccessToken,
     NotBool,
     Priority,
+    RevokedAccessToken,
     SearchText,
     SortKey,
     Status,
@@ -38,12 +46,16 @@ from mcp_server.schemas import (
     TaskNumber,
     TaskOut,
     Title,
-    UserId,
+    TokenName,
 )
 
 # Task tools carry this in their _meta: a chat agent offers exactly these to its model (the conversation tools
 # are for the UI's bookkeeping). The agent reads it from tools/list, so this is the one place that decides.
 FOR_MODEL = {"todo-chatbot/offer-to-model": True}
+# Tools that only the page's service credential may call (and that tools/list shows to no one else): a personal
+# token, leaked or not, cannot mint or revoke tokens.
+SERVICE_ONLY_META = "todo-chatbot/service-credential-only"
+SERVICE_ONLY = {SERVICE_ONLY_META: True}
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -63,7 +75,7 @@ Recent = Annotated[
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(title="Add a task", meta=FOR_MODEL, annotations=CREATE)
     def add_task(
-        user_id: UserId,
+        ctx: Context,
         title: Title,
         description: Description = "",
         priority: Priority = "medium",
@@ -75,7 +87,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.add_task(
                 conn,
-                user_id,
+                caller(ctx).user_id,
                 title=title,
                 description=description,
                 priority=priority,
@@ -86,7 +98,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
 
     @mcp.tool(title="List tasks", meta=FOR_MODEL, annotations=READ)
     def list_tasks(
-        user_id: UserId,
+        ctx: Context,
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
         priority: Priority | None = None,
         tag: Tag | None = None,
@@ -101,7 +113,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             tasks, total = store.list_tasks(
                 conn,
-                user_id,
+                caller(ctx).user_id,
                 status=status,
                 priority=priority,
                 tag=tag,
@@ -115,20 +127,20 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             return TaskList(tasks=tasks, total=total)
 
     @mcp.tool(title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
-    def complete_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
+    def complete_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
         with db.transaction() as conn:
-            return store.set_completed(conn, user_id, task_id, True)
+            return store.set_completed(conn, caller(ctx).user_id, task_id, True)
 
     @mcp.tool(title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
-    def reopen_task(user_id: UserId, task_id: TaskNumber) -> TaskOut:
+    def reopen_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
         with db.transaction() as conn:
-            return store.set_completed(conn, user_id, task_id, False)
+            return store.set_completed(conn, caller(ctx).user_id, task_id, False)
 
     @mcp.tool(title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
     def update_task(
-        user_id: UserId,
+        ctx: Context,
         task_id: TaskNumber,
         title: Title | None = None,
         description: Description | None = None,
@@ -154,35 +166,35 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         if clear_due_date:
             changes["due_date"] = None
         with db.transaction() as conn:
-            return store.update_task(conn, user_id, task_id, changes)
+            return store.update_task(conn, caller(ctx).user_id, task_id, changes)
 
     @mcp.tool(title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
-    def delete_task(user_id: UserId, task_id: TaskNumber) -> DeletedTask:
+    def delete_task(ctx: Context, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
         with db.transaction() as conn:
-            return DeletedTask(task=store.delete_task(conn, user_id, task_id))
+            return DeletedTask(task=store.delete_task(conn, caller(ctx).user_id, task_id))
 
 
 def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(title="Start a conversation", annotations=CREATE)
     def create_conversation(
-        user_id: UserId,
+        ctx: Context,
         title: ConversationTitle = "",
     ) -> ConversationOut:
         """Start a new, empty conversation."""
         with db.transaction() as conn:
-            return store.create_conversation(conn, user_id, store.title_from(title))
+            return store.create_conversation(conn, caller(ctx).user_id, store.title_from(title))
 
     @mcp.tool(title="List conversations", annotations=READ)
-    def list_conversations(user_id: UserId, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
+    def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
         """List the user's conversations, most recently active first."""
         with db.transaction() as conn:
-            conversations, total = store.list_conversations(conn, user_id, limit=limit, offset=offset)
+            conversations, total = store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
             return ConversationList(conversations=conversations, total=total)
 
     @mcp.tool(title="Read a conversation", annotations=READ)
     def get_conversation(
-        user_id: UserId,
+        ctx: Context,
         conversation_id: ConversationId,
         limit: Annotated[
             MessageLimit | None, Field(description="Only the most recent N messages (all if omitted)")
@@ -190,7 +202,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     ) -> ConversationWithMessages:
         """A conversation with its messages in order (tool calls and results included)."""
         with db.transaction() as conn:
-            conversation = store.get_conversation(conn, user_id, conversation_id)
+            conversation = store.get_conversation(conn, caller(ctx).user_id, conversation_id)
             messages = store.recent_messages(conn, conversation_id, limit)
             total = store.count_messages(conn, conversation_id) if limit is not None else len(messages)
             return ConversationWithMessages(
@@ -201,7 +213,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
 
     @mcp.tool(title="Append messages", annotations=CREATE)
     def append_messages(
-        user_id: UserId,
+        ctx: Context,
         conversation_id: ConversationId,
         messages: Messages,
         idempotency_key: IdempotencyKey | None = None,
@@ -210,7 +222,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         """Append messages to a conversation, all or none; a retry with the same idempotency_key stores nothing."""
         with db.transaction() as conn:
             appended, total = store.append_messages(
-                conn, user_id, conversation_id, messages, idempotency_key=idempotency_key
+                conn, caller(ctx).user_id, conversation_id, messages, idempotency_key=idempotency_key
             )
             return AppendResult(
                 conversation_id=conversation_id,
@@ -220,8 +232,37 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
             )
 
     @mcp.tool(title="Delete a conversation", annotations=DELETE)
-    def delete_conversation(user_id: UserId, conversation_id: ConversationId) -> DeletedConversation:
+    def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:
         """Delete a conversation and all its messages."""
         with db.transaction() as conn:
-            store.delete_conversation(conn, user_id, conversation_id)
+            store.delete_conversation(conn, caller(ctx).user_id, conversation_id)
             return DeletedConversation(conversation_id=conversation_id)
+
+
+def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authenticator) -> None:
+    @mcp.tool(title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE)
+    def create_access_token(
+        ctx: Context,
+        name: TokenName,
+        expires_in_days: ExpiresInDays | None = None,
+    ) -> NewAccessToken:
+        """Create a personal access token for the user's own MCP clients and notebooks; the token is in this
+        answer only (only its hash is kept)."""
+        with db.transaction() as conn:
+            return tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
+
+    @mcp.tool(title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
+    def list_access_tokens(ctx: Context) -> AccessTokenList:
+        """The user's active personal access tokens, newest first (never the tokens themselves)."""
+        with db.transaction() as conn:
+            return AccessTokenList(tokens=tokens.list_active(conn, caller(ctx).user_id))
+
+    @mcp.tool(title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE)
+    def revoke_access_token(
+        ctx: Context, token_id: Annotated[uuid.UUID, Field(description="The token's id, from list_access_tokens.")]
+    ) -> RevokedAccessToken:
+        """Revoke a personal access token: it stops working at once."""
+        with db.transaction() as conn:
+            hashed = tokens.revoke(conn, caller(ctx).user_id, token_id)
+        authenticator.forget(hashed)
+        return RevokedAccessToken(token_id=token_id)

@@ -13,11 +13,11 @@ from mcp_server.embedded import LocalPostgres
 from mcp_server.migrate import upgrade
 from mcp_server.server import build_app
 from mcp_server.settings import Settings
-from tests.support import TOKEN, ServerThread, mcp_client
+from tests.support import TOKEN_SHA256, ServerThread, mcp_client
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"database_url": database_url, "mcp_auth_token": TOKEN, "log_level": "WARNING"}
+    values: dict[str, object] = {"database_url": database_url, "mcp_service_token_sha256": TOKEN_SHA256, "log_level": "WARNING"}
     values.update(overrides)
     return Settings.model_validate(values)
 
@@ -49,15 +49,16 @@ def mcp_url(mcp_server: ServerThread) -> str:
 
 
 @pytest.fixture
-async def client(mcp_url: str) -> AsyncIterator[Client]:
-    async with mcp_client(mcp_url) as c:
-        yield c
-
-
-@pytest.fixture
 def user_id() -> str:
     """A fresh user per test: tests share one database and never see each other's rows."""
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture
+async def client(mcp_url: str, user_id: str) -> AsyncIterator[Client]:
+    """The official SDK's client with the page's service token, acting for this test's user."""
+    async with mcp_client(mcp_url, user=user_id) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

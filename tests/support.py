@@ -1,6 +1,7 @@
 """Test helpers: a uvicorn server in a thread, MCP clients over real HTTP, structured tool results."""
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -16,7 +17,8 @@ from starlette.types import ASGIApp
 
 from mcp_server.embedded import free_port
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef"  # the page's service token in every test server
+TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()  # what the server is configured with
 
 
 class ServerThread:
@@ -57,9 +59,14 @@ def serving(app: ASGIApp) -> Iterator[ServerThread]:
 
 
 @contextlib.asynccontextmanager
-async def mcp_client(url: str, token: str | None = TOKEN, **headers: str) -> AsyncIterator[Client]:
+async def mcp_client(
+    url: str, token: str | None = TOKEN, *, user: str | None = None, **headers: str
+) -> AsyncIterator[Client]:
+    """The official SDK's client over HTTP; with the service token (the default), acting for `user`."""
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
+    if user is not None:
+        headers["X-Todo-User"] = user
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
@@ -82,3 +89,8 @@ def failed(result: CallToolResult) -> str:
     """The message of a call that must have failed."""
     assert result.is_error, f"expected an error, got {json.dumps(result.structured_content, default=str)}"
     return error_text(result)
+
+
+async def personal_token(service_client: Client, name: str = "test", **options: Any) -> str:
+    """A new personal access token for the user `service_client` acts for (made as the page makes one)."""
+    return ok(await service_client.call_tool("create_access_token", {"name": name, **options}))["token"]

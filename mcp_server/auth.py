@@ -1,0 +1,247 @@
+"""Who is calling: every /mcp request's credential is resolved once, before any tool runs, to the user it acts for.
+
+Two credentials exist:
+- the page's **service token** (the UI tier's MCP_AUTH_TOKEN; this server knows only its SHA-256), which acts for
+  the user named in the `X-Todo-User` header, and must name one;
+- **personal access tokens** (`todo_pat_...`, made on the page), which act for their owner only and may not name
+  anyone.
+The resolved `Caller` rides on the request as the SDK's authenticated user (`request.user`, and the SDK's
+`get_access_token()` context); a tool reads it from its `Context` with `caller(ctx)`. No tool takes a user argument.
+"""
+
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.mcpserver import Context
+from mcp.shared.inbound import decode_header_value
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcp_server import tokens
+from mcp_server.db import Database
+from mcp_server.errors import StorageUnavailable
+from mcp_server.schemas import user_id
+
+log = logging.getLogger(__name__)
+
+USER_HEADER = "X-Todo-User"
+CACHE_SECONDS = 0.5  # a revoked token stops working on every replica within this (at once on the one that revoked)
+CACHE_SIZE = 10_000
+WHERE_TOKENS_COME_FROM = "Create a personal access token on the page (sidebar, API access)."
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user a request acts for, and the credential that says so."""
+
+    user_id: str
+    credential: Literal["service", "personal"]
+    token_id: uuid.UUID | None = None  # the personal token's id
+
+    @property
+    def is_service(self) -> bool:
+        return self.credential == "service"
+
+
+class CallerUser(AuthenticatedUser):
+    """The SDK's authenticated user, carrying the resolved caller."""
+
+    def __init__(self, caller: Caller):
+        client_id = "todo-page" if caller.is_service else f"personal-token:{caller.token_id}"
+        super().__init__(AccessToken(token="redacted", client_id=client_id, scopes=[], subject=caller.user_id))
+        self.caller = caller
+
+
+def caller(ctx: Context[Any, Any]) -> Caller:
+    """The caller of the tool call `ctx` belongs to (resolved by CallerMiddleware before the call was read)."""
+    request = ctx.request_context.request
+    user = request.scope.get("user") if request is not None else None
+    if not isinstance(user, CallerUser):  # only a server built without CallerMiddleware gets here
+        raise RuntimeError("tool called without an authenticated caller")
+    return user.caller
+
+
+def current_caller() -> Caller | None:
+    """The caller of the request being handled, for SDK hooks that get no Context (tools/list)."""
+    user = auth_context_var.get()
+    return user.caller if isinstance(user, CallerUser) else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    error: str  # an RFC 6750 error code
+    description: str
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"content-type", b"application/json")]
+        if self.status == 401:
+            challenge = f'Bearer error="{self.error}", error_description="{self.description}"'
+            headers.append((b"www-authenticate", challenge.encode()))
+        return headers
+
+    def body(self) -> bytes:
+        return json.dumps({"error": self.error, "error_description": self.description}).encode()
+
+
+NO_TOKEN = Refusal(
+    401, "invalid_token", f"Authentication required: send Authorization: Bearer <token>. {WHERE_TOKENS_COME_FROM}"
+)
+BAD_TOKEN = Refusal(401, "invalid_token", f"The token is wrong, revoked or expired. {WHERE_TOKENS_COME_FROM}")
+NO_USER = Refusal(
+    400, "invalid_request", f"The service token acts for a user: name the signed-in user in the {USER_HEADER} header."
+)
+NAMES_USER = Refusal(
+    403,
+    "insufficient_scope",
+    f"A personal access token acts only for its owner: remove the {USER_HEADER} header.",
+)
+STORAGE_DOWN = Refusal(503, "temporarily_unavailable", "Storage unavailable, try again in a moment.")
+FOREIGN_ORIGIN = Refusal(
+    403, "invalid_request", "Requests from this Origin are not allowed: add it to MCP_ALLOWED_ORIGINS on the server."
+)
+
+
+class Authenticator:
+    """Resolves a request's Authorization and X-Todo-User headers to a Caller, or a Refusal."""
+
+    def __init__(self, service_token_sha256: str, db: Database, *, cache_seconds: float = CACHE_SECONDS):
+        self._service_digest = bytes.fromhex(service_token_sha256)
+        self._db = db
+        self._cache_seconds = cache_seconds
+        # token hash -> (when looked up, the caller, when the token expires as a Unix time, or None)
+        self._cache: dict[str, tuple[float, Caller, float | None]] = {}
+
+    async def resolve(self, authorization: str | None, named_user: str | None) -> Caller | Refusal:
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return NO_TOKEN
+        hashed = tokens.token_hash(token)
+        if hmac.compare_digest(bytes.fromhex(hashed), self._service_digest):
+            return self._for_named_user(named_user)
+        if not tokens.looks_personal(token):
+            return BAD_TOKEN
+        try:
+            personal = await self._personal(hashed)
+        except StorageUnavailable:
+            return STORAGE_DOWN
+        if personal is None:
+            return BAD_TOKEN
+        if named_user is not None:
+            return NAMES_USER
+        return personal
+
+    def forget(self, hashed: str) -> None:
+        """Stop honouring a token in this process at once (it was just revoked here)."""
+        self._cache.pop(hashed, None)
+
+    @staticmethod
+    def _for_named_user(named_user: str | None) -> Caller | Refusal:
+        if named_user is None:
+            return NO_USER
+        try:
+            return Caller(user_id(decode_header_value(named_user) or ""), "service")
+        except ValueError as exc:
+            return Refusal(400, "invalid_request", f"The {USER_HEADER} header is not a user id: {exc}.")
+
+    async def _personal(self, hashed: str) -> Caller | None:
+        now = time.monotonic()
+        cached = self._cache.get(hashed)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            _, found, expires = cached
+            return found if expires is None or time.time() < expires else None
+        row = await anyio.to_thread.run_sync(self._lookup, hashed)
+        if row is None:
+            self._cache.pop(hashed, None)
+            return None
+        found = Caller(row.user_id, "personal", row.id)
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[hashed] = (now, found, row.expires_at.timestamp() if row.expires_at else None)
+        return found
+
+    def _lookup(self, hashed: str) -> Any:
+        with self._db.transaction() as conn:
+            return tokens.owner(conn, hashed)
+
+
+def origin_allowed(origin: str, patterns: list[str]) -> bool:
+    """Whether an Origin header matches one of `scheme://host`, `scheme://host:port` or `scheme://host:*`."""
+    try:
+        given = urlsplit(origin)
+        given_port = given.port
+    except ValueError:
+        return False
+    if not given.scheme or not given.hostname or given.path or given.query or given.username:
+        return False
+    for pattern in patterns:
+        wanted = urlsplit(pattern.replace(":*", ""))
+        if (given.scheme, given.hostname) != (wanted.scheme, wanted.hostname):
+            continue
+        if pattern.endswith(":*") or given_port == wanted.port:
+            return True
+    return False
+
+
+def origin_regex(patterns: list[str]) -> str:
+    """The same origins as one regular expression, for the CORS middleware."""
+    parts = []
+    for pattern in patterns:
+        if pattern.endswith(":*"):
+            parts.append(re.escape(pattern[:-2]) + r"(:[0-9]{1,5})?")
+        else:
+            parts.append(re.escape(pattern))
+    return "^(" + "|".join(parts) + ")$" if parts else "^$"
+
+
+class CallerMiddleware:
+    """On the MCP endpoint: refuse a foreign Origin (403), then resolve the caller or refuse the credential
+    (401 with WWW-Authenticate: Bearer, 400, 403), with a JSON body that says what to fix. Other paths pass."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, allowed_origins: list[str], path: str = "/mcp"):
+        self.app = app
+        self.authenticator = authenticator
+        self.allowed_origins = allowed_origins
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is not None and not origin_allowed(origin, self.allowed_origins):
+            await self._refuse(FOREIGN_ORIGIN, send)
+            return
+        outcome = await self.authenticator.resolve(headers.get("authorization"), headers.get(USER_HEADER))
+        if isinstance(outcome, Refusal):
+            await self._refuse(outcome, send)
+            return
+        user = CallerUser(outcome)
+        scope["user"], scope["auth"] = user, AuthCredentials([])
+        reset = auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(reset)
+
+    @staticmethod
+    async def _refuse(refusal: Refusal, send: Send) -> None:
+        log.info("refused an MCP request: HTTP %d %s", refusal.status, refusal.error)
+        body = refusal.body()
+        headers = [*refusal.headers(), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
