@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -117,10 +118,18 @@ FOREIGN_ORIGIN = Refusal(
 class Authenticator:
     """Resolves a request's Authorization and X-Todo-User headers to a Caller, or a Refusal."""
 
-    def __init__(self, service_token_sha256: str, db: Database, *, cache_seconds: float = CACHE_SECONDS):
+    def __init__(
+        self,
+        service_token_sha256: str,
+        db: Database,
+        *,
+        cache_seconds: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._service_digest = bytes.fromhex(service_token_sha256)
         self._db = db
         self._cache_seconds = cache_seconds
+        self._clock = clock
         # token hash -> (when looked up, the caller, when the token expires as a Unix time, or None)
         self._cache: dict[str, tuple[float, Caller, float | None]] = {}
 
@@ -158,7 +167,7 @@ class Authenticator:
             return Refusal(400, "invalid_request", f"The {USER_HEADER} header is not a user id: {exc}.")
 
     async def _personal(self, hashed: str) -> Caller | None:
-        now = time.monotonic()
+        now = self._clock()
         cached = self._cache.get(hashed)
         if cached is not None and now - cached[0] < self._cache_seconds:
             _, found, expires = cached

@@ -15,8 +15,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
-from mcp.types import Tool
+from mcp.types import INVALID_PARAMS, Tool
 from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -93,6 +94,15 @@ class TodoMCPServer(MCPServer[Any]):
             raise
         observe_tool_call(name, "ok", started)
         return result
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> Any:
+        """An unknown prompt is the caller's mistake: JSON-RPC's invalid-params error, as the MCP spec says, not the
+        SDK's internal error with code 0 and a traceback in the log."""
+        if name not in {prompt.name for prompt in await self.list_prompts()}:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {shown_name(name)} (this server has none)")
+        return await super().get_prompt(name, arguments, context)
 
     def _check_credential(self, name: str, context: Context[Any, Any] | None) -> None:
         tool = self._tool_manager.get_tool(name)

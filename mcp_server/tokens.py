@@ -38,8 +38,17 @@ def token_not_found(token_id: uuid.UUID) -> NotFound:
     return NotFound(f"Access token {token_id} does not exist (or was revoked already). Call list_access_tokens.")
 
 
-COLUMNS = (PersonalToken.id, PersonalToken.name, PersonalToken.created_at, PersonalToken.expires_at, PersonalToken.last_used_at)
-ACTIVE = (PersonalToken.revoked_at.is_(None), or_(PersonalToken.expires_at.is_(None), PersonalToken.expires_at > func.now()))
+COLUMNS = (
+    PersonalToken.id,
+    PersonalToken.name,
+    PersonalToken.created_at,
+    PersonalToken.expires_at,
+    PersonalToken.last_used_at,
+)
+ACTIVE = (
+    PersonalToken.revoked_at.is_(None),
+    or_(PersonalToken.expires_at.is_(None), PersonalToken.expires_at > func.now()),
+)
 
 CREATE = Query(
     insert(PersonalToken)
