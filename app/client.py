@@ -353,9 +353,9 @@ class TodoClient:
         """Any tool by name with these arguments, exactly; its structured result."""
         return self.connection.call(name, arguments, self.headers)
 
-    def call(self, name: str, **arguments: Any) -> dict[str, Any]:
-        """Any tool by name; arguments left as None are not sent."""
-        return self.call_tool(name, {key: value for key, value in arguments.items() if value is not None})
+    def call(self, tool: str, /, **arguments: Any) -> dict[str, Any]:
+        """Any tool by name; arguments left as None are not sent (positional-only: a tool may take `name`)."""
+        return self.call_tool(tool, {key: value for key, value in arguments.items() if value is not None})
 
     # Tasks
 

@@ -13,6 +13,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/main.py` from anywhere
 
 from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta, TurnInterrupted
+from app.api_access import api_access
 from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
@@ -62,6 +63,8 @@ if conversation_id:
 with st.sidebar:
     st.title("✅ Todo chat")
     st.caption(f"Signed in as **{user}**")
+    if st.button(":material/key: API access", help="Personal tokens for your notebooks and MCP clients"):
+        api_access(todo, settings.mcp_public_url or settings.mcp_url)
     if assistant.llm is None:
         st.info("Offline assistant: no language model is configured (set OPENAI_API_KEY to use one).")
     else:

@@ -29,6 +29,9 @@ class UISettings(BaseSettings):
     mcp_url: str = "http://127.0.0.1:8000/mcp"
     mcp_auth_token: SecretStr = SecretStr("")
     mcp_timeout: float = Field(default=15.0, gt=0, description="Seconds to wait for one tool call")
+    mcp_public_url: str | None = Field(
+        default=None, description="Where people's own MCP clients reach the server (shown under API access)"
+    )
 
     # The model: any OpenAI-compatible endpoint; no key means the offline assistant answers
     openai_api_key: SecretStr | None = None
