@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.client import McpConnection, TodoClient, TokenRefused
-from tests.browser.test_browser import Pages, StreamlitApp, browser, pages, ready, streamlit_app  # noqa: F401
+from tests.browser.test_browser import Pages, StreamlitApp, ready, streamlit_app
 from tests.support import TOKEN
 
 pytestmark = pytest.mark.browser
@@ -46,7 +46,7 @@ def test_a_token_made_on_the_page_works_until_it_is_revoked_there(
     with McpConnection(mcp_url, TOKEN) as service:
         page_view = TodoClient(service, acting_for=token_user)
         assert [t.title for t in page_view.list_tasks().tasks] == [task.title]  # the page's user, the same tasks
-        assert [t.name for t in page_view.list_access_tokens()][0] == "notebook"
+        assert [t.name for t in page_view.list_access_tokens()] == ["notebook"]
 
     dialog.get_by_role("button", name="Revoke").click()
     expect(dialog.get_by_text("No tokens yet.")).to_be_visible()
