@@ -12,30 +12,29 @@ from tests.support import failed, ok
 pytestmark = pytest.mark.anyio
 
 
-async def create(client: Client, user_id: str, **fields: Any) -> dict[str, Any]:
-    return ok(await client.call_tool("create_conversation", {"user_id": user_id, **fields}))
+async def create(client: Client, **fields: Any) -> dict[str, Any]:
+    return ok(await client.call_tool("create_conversation", fields))
 
 
-async def append(client: Client, user_id: str, conversation_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
-    arguments = {"user_id": user_id, "conversation_id": conversation_id, "messages": list(messages)}
+async def append(client: Client, conversation_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
+    arguments = {"conversation_id": conversation_id, "messages": list(messages)}
     return ok(await client.call_tool("append_messages", arguments))
 
 
-async def read(client: Client, user_id: str, conversation_id: str, **extra: Any) -> dict[str, Any]:
-    arguments = {"user_id": user_id, "conversation_id": conversation_id, **extra}
+async def read(client: Client, conversation_id: str, **extra: Any) -> dict[str, Any]:
+    arguments = {"conversation_id": conversation_id, **extra}
     return ok(await client.call_tool("get_conversation", arguments))
 
 
 TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "add_task", "arguments": '{"title": "milk"}'}}
 
 
-async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client, user_id: str) -> None:
-    conversation = await create(client, user_id)
+async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client) -> None:
+    conversation = await create(client)
     cid = conversation["conversation_id"]
     assert conversation["title"] == ""
     result = await append(
         client,
-        user_id,
         cid,
         {"role": "user", "content": "add milk to my list please"},
         {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
@@ -43,7 +42,7 @@ async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client, user_
         {"role": "assistant", "content": "Added task 1: milk."},
     )
     assert result == {"conversation_id": cid, "appended": 4, "total_messages": 4, "messages": []}
-    full = await read(client, user_id, cid)
+    full = await read(client, cid)
     assert full["title"] == "add milk to my list please"
     assert [m["role"] for m in full["messages"]] == ["user", "assistant", "tool", "assistant"]
     assert full["messages"][1]["tool_calls"] == [TOOL_CALL]
@@ -52,65 +51,63 @@ async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client, user_
     assert full["total_messages"] == 4
 
 
-async def test_get_conversation_limit_returns_the_most_recent_in_order(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
+async def test_get_conversation_limit_returns_the_most_recent_in_order(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
     for i in range(6):
-        await append(client, user_id, cid, {"role": "user", "content": f"message {i}"})
-    recent = await read(client, user_id, cid, limit=3)
+        await append(client, cid, {"role": "user", "content": f"message {i}"})
+    recent = await read(client, cid, limit=3)
     assert [m["content"] for m in recent["messages"]] == ["message 3", "message 4", "message 5"]
     assert recent["total_messages"] == 6
 
 
-async def test_a_repeated_keyed_append_stores_once_and_answers_the_same(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    await append(client, user_id, cid, {"role": "user", "content": "before"})
+async def test_a_repeated_keyed_append_stores_once_and_answers_the_same(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    await append(client, cid, {"role": "user", "content": "before"})
     batch = [{"role": "user", "content": "add milk"}, {"role": "assistant", "content": "Added."}]
-    arguments = {"user_id": user_id, "conversation_id": cid, "messages": batch, "idempotency_key": "turn-1:append"}
+    arguments = {"conversation_id": cid, "messages": batch, "idempotency_key": "turn-1:append"}
     first = ok(await client.call_tool("append_messages", arguments))
-    before_retry = await read(client, user_id, cid)
-    await append(client, user_id, cid, {"role": "user", "content": "after"})
+    before_retry = await read(client, cid)
+    await append(client, cid, {"role": "user", "content": "after"})
     again = ok(await client.call_tool("append_messages", arguments))
     assert first == again == {"conversation_id": cid, "appended": 2, "total_messages": 3, "messages": []}
-    after = await read(client, user_id, cid)
+    after = await read(client, cid)
     assert [m["content"] for m in after["messages"]] == ["before", "add milk", "Added.", "after"]
     assert after["updated_at"] > before_retry["updated_at"], "the unkeyed append in between touched it"
     replayed = ok(await client.call_tool("append_messages", {**arguments, "recent": 2}))
     assert (replayed["appended"], replayed["total_messages"]) == (2, 3)
     assert [m["content"] for m in replayed["messages"]] == ["Added.", "after"], "recent is as of now"
-    assert (await read(client, user_id, cid)) == after, "a replay changes nothing, not even updated_at"
+    assert (await read(client, cid)) == after, "a replay changes nothing, not even updated_at"
 
 
-async def test_a_different_key_stores_again(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    arguments = {"user_id": user_id, "conversation_id": cid, "messages": [{"role": "user", "content": "hi"}]}
+async def test_a_different_key_stores_again(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    arguments = {"conversation_id": cid, "messages": [{"role": "user", "content": "hi"}]}
     first = ok(await client.call_tool("append_messages", {**arguments, "idempotency_key": "k1"}))
     second = ok(await client.call_tool("append_messages", {**arguments, "idempotency_key": "k2"}))
     unkeyed = ok(await client.call_tool("append_messages", arguments))
     assert [r["total_messages"] for r in (first, second, unkeyed)] == [1, 2, 3]
-    assert (await read(client, user_id, cid))["total_messages"] == 3
+    assert (await read(client, cid))["total_messages"] == 3
 
 
-async def test_the_same_key_in_another_conversation_is_independent(client: Client, user_id: str) -> None:
-    one, two = [(await create(client, user_id))["conversation_id"] for _ in range(2)]
-    await append(client, user_id, two, {"role": "user", "content": "already here"})
+async def test_the_same_key_in_another_conversation_is_independent(client: Client) -> None:
+    one, two = [(await create(client))["conversation_id"] for _ in range(2)]
+    await append(client, two, {"role": "user", "content": "already here"})
     for cid, expected_total in [(one, 1), (two, 2)]:
         arguments = {
-            "user_id": user_id,
             "conversation_id": cid,
             "messages": [{"role": "user", "content": "same key"}],
             "idempotency_key": "shared",
         }
         result = ok(await client.call_tool("append_messages", arguments))
         assert (result["appended"], result["total_messages"]) == (1, expected_total)
-    assert [m["content"] for m in (await read(client, user_id, one))["messages"]] == ["same key"]
-    assert [m["content"] for m in (await read(client, user_id, two))["messages"]] == ["already here", "same key"]
+    assert [m["content"] for m in (await read(client, one))["messages"]] == ["same key"]
+    assert [m["content"] for m in (await read(client, two))["messages"]] == ["already here", "same key"]
 
 
-async def test_recent_returns_the_tail_including_the_new_messages(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    await append(client, user_id, cid, *({"role": "user", "content": f"old {i}"} for i in range(3)))
+async def test_recent_returns_the_tail_including_the_new_messages(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    await append(client, cid, *({"role": "user", "content": f"old {i}"} for i in range(3)))
     arguments = {
-        "user_id": user_id,
         "conversation_id": cid,
         "messages": [
             {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
@@ -119,12 +116,12 @@ async def test_recent_returns_the_tail_including_the_new_messages(client: Client
     }
     result = ok(await client.call_tool("append_messages", {**arguments, "recent": 3}))
     assert (result["appended"], result["total_messages"]) == (2, 5)
-    full = await read(client, user_id, cid)
+    full = await read(client, cid)
     assert result["messages"] == full["messages"][-3:], "the same shape and order as get_conversation"
     assert [m["content"] for m in result["messages"]] == ["old 2", "", "{}"]
     assert result["messages"][1]["tool_calls"] == [TOOL_CALL]
     everything = ok(await client.call_tool("append_messages", {**arguments, "recent": 200}))
-    assert everything["messages"] == (await read(client, user_id, cid))["messages"]
+    assert everything["messages"] == (await read(client, cid))["messages"]
     assert len(everything["messages"]) == everything["total_messages"] == 7
 
 
@@ -140,41 +137,41 @@ async def test_recent_returns_the_tail_including_the_new_messages(client: Client
     ],
 )
 async def test_bad_recent_or_key_is_refused_and_nothing_is_appended(
-    client: Client, user_id: str, extra: dict[str, Any], expected: str
+    client: Client, extra: dict[str, Any], expected: str
 ) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    arguments = {"user_id": user_id, "conversation_id": cid, "messages": [{"role": "user", "content": "x"}], **extra}
+    cid = (await create(client))["conversation_id"]
+    arguments = {"conversation_id": cid, "messages": [{"role": "user", "content": "x"}], **extra}
     assert expected in failed(await client.call_tool("append_messages", arguments))
-    assert (await read(client, user_id, cid))["total_messages"] == 0
+    assert (await read(client, cid))["total_messages"] == 0
 
 
-async def test_long_first_message_gives_a_short_title(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    await append(client, user_id, cid, {"role": "user", "content": "word " * 100})
-    title = (await read(client, user_id, cid))["title"]
+async def test_long_first_message_gives_a_short_title(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    await append(client, cid, {"role": "user", "content": "word " * 100})
+    title = (await read(client, cid))["title"]
     assert len(title) <= 80 and title.endswith("…")
-    await append(client, user_id, cid, {"role": "user", "content": "a later message"})
-    assert (await read(client, user_id, cid))["title"] == title, "the title stays once set"
+    await append(client, cid, {"role": "user", "content": "a later message"})
+    assert (await read(client, cid))["title"] == title, "the title stays once set"
 
 
-async def test_list_conversations_newest_activity_first(client: Client, user_id: str) -> None:
-    first = (await create(client, user_id, title="first"))["conversation_id"]
-    second = (await create(client, user_id, title="second"))["conversation_id"]
-    listed = ok(await client.call_tool("list_conversations", {"user_id": user_id}))
+async def test_list_conversations_newest_activity_first(client: Client) -> None:
+    first = (await create(client, title="first"))["conversation_id"]
+    second = (await create(client, title="second"))["conversation_id"]
+    listed = ok(await client.call_tool("list_conversations", {}))
     assert [c["conversation_id"] for c in listed["conversations"]] == [second, first]
-    await append(client, user_id, first, {"role": "user", "content": "bump"})
-    listed = ok(await client.call_tool("list_conversations", {"user_id": user_id}))
+    await append(client, first, {"role": "user", "content": "bump"})
+    listed = ok(await client.call_tool("list_conversations", {}))
     assert [c["title"] for c in listed["conversations"]] == ["first", "second"] and listed["total"] == 2
-    page = ok(await client.call_tool("list_conversations", {"user_id": user_id, "limit": 1, "offset": 1}))
+    page = ok(await client.call_tool("list_conversations", {"limit": 1, "offset": 1}))
     assert [c["title"] for c in page["conversations"]] == ["second"] and page["total"] == 2
 
 
-async def test_delete_conversation_removes_it_and_its_messages(client: Client, user_id: str) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    await append(client, user_id, cid, {"role": "user", "content": "hello"})
-    deleted = ok(await client.call_tool("delete_conversation", {"user_id": user_id, "conversation_id": cid}))
+async def test_delete_conversation_removes_it_and_its_messages(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    await append(client, cid, {"role": "user", "content": "hello"})
+    deleted = ok(await client.call_tool("delete_conversation", {"conversation_id": cid}))
     assert deleted == {"deleted": True, "conversation_id": cid}
-    message = failed(await client.call_tool("get_conversation", {"user_id": user_id, "conversation_id": cid}))
+    message = failed(await client.call_tool("get_conversation", {"conversation_id": cid}))
     assert f"Conversation {cid} does not exist" in message
 
 
@@ -190,28 +187,28 @@ async def test_delete_conversation_removes_it_and_its_messages(client: Client, u
     ],
 )
 async def test_bad_messages_are_refused_and_nothing_is_appended(
-    client: Client, user_id: str, messages: list[dict[str, Any]], expected: str
+    client: Client, messages: list[dict[str, Any]], expected: str
 ) -> None:
-    cid = (await create(client, user_id))["conversation_id"]
-    arguments = {"user_id": user_id, "conversation_id": cid, "messages": messages}
+    cid = (await create(client))["conversation_id"]
+    arguments = {"conversation_id": cid, "messages": messages}
     assert expected in failed(await client.call_tool("append_messages", arguments))
-    assert (await read(client, user_id, cid))["total_messages"] == 0
+    assert (await read(client, cid))["total_messages"] == 0
 
 
 @pytest.mark.parametrize("tool", ["get_conversation", "delete_conversation"])
-async def test_unknown_and_malformed_conversation_ids(client: Client, user_id: str, tool: str) -> None:
+async def test_unknown_and_malformed_conversation_ids(client: Client, tool: str) -> None:
     unknown = str(uuid.uuid4())
-    assert "does not exist" in failed(await client.call_tool(tool, {"user_id": user_id, "conversation_id": unknown}))
-    malformed = failed(await client.call_tool(tool, {"user_id": user_id, "conversation_id": "not-a-uuid"}))
+    assert "does not exist" in failed(await client.call_tool(tool, {"conversation_id": unknown}))
+    malformed = failed(await client.call_tool(tool, {"conversation_id": "not-a-uuid"}))
     assert "conversation_id: Input should be a valid UUID" in malformed
 
 
-async def test_append_to_unknown_conversation_is_refused(client: Client, user_id: str) -> None:
-    arguments = {"user_id": user_id, "conversation_id": str(uuid.uuid4()), "messages": [{"role": "user"}]}
+async def test_append_to_unknown_conversation_is_refused(client: Client) -> None:
+    arguments = {"conversation_id": str(uuid.uuid4()), "messages": [{"role": "user"}]}
     assert "does not exist" in failed(await client.call_tool("append_messages", arguments))
 
 
 @pytest.mark.parametrize("title", ["plans\x00", "\x1b[2Jplans", "two\nlines", "two\u2028lines", "two\u2029lines"])
-async def test_a_conversation_title_is_checked_like_a_task_title(client: Client, user_id: str, title: str) -> None:
-    assert "title" in failed(await client.call_tool("create_conversation", {"user_id": user_id, "title": title}))
-    assert ok(await client.call_tool("list_conversations", {"user_id": user_id}))["total"] == 0
+async def test_a_conversation_title_is_checked_like_a_task_title(client: Client, title: str) -> None:
+    assert "title" in failed(await client.call_tool("create_conversation", {"title": title}))
+    assert ok(await client.call_tool("list_conversations", {}))["total"] == 0

@@ -9,12 +9,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 
 from mcp_server.embedded import free_port
-from tests.support import TOKEN, mcp_client, ok
+from tests.support import TOKEN, TOKEN_SHA256, mcp_client, ok, personal_token
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +28,7 @@ def server_process(database_url: str) -> Iterator[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "MCP_AUTH_TOKEN": TOKEN,
+        "MCP_SERVICE_TOKEN_SHA256": TOKEN_SHA256,
         "MCP_PORT": str(port),
         "LOG_LEVEL": "warning",
     }
@@ -51,30 +52,62 @@ def server_process(database_url: str) -> Iterator[str]:
         assert process.wait(timeout=10) in (0, -signal.SIGTERM), "the server shuts down on SIGTERM"
 
 
-async def test_the_entry_point_lists_all_eleven_tools_with_schemas(server_process: str) -> None:
-    async with mcp_client(server_process) as client:
-        tools = (await client.list_tools()).tools
-        assert len(tools) == 11
-        for tool in tools:
-            assert "user_id" in tool.input_schema["properties"], tool.name
-            assert tool.output_schema is not None, tool.name
-        ok(await client.call_tool("add_task", {"user_id": "entry-point", "title": "served"}))
+TOKEN_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}
 
 
-def test_the_typescript_sdk_lists_tools_and_adds_a_task(server_process: str, user_id: str) -> None:
+async def test_the_entry_point_lists_all_eleven_tools_with_schemas(server_process: str, user_id: str) -> None:
+    """Eleven tools for a personal token; the page's service credential also sees the three token tools."""
+    async with mcp_client(server_process, user=user_id) as service:
+        service_tools = {tool.name for tool in (await service.list_tools()).tools}
+        async with mcp_client(server_process, await personal_token(service, "entry point")) as client:
+            tools = (await client.list_tools()).tools
+            assert len(tools) == 11
+            for tool in tools:
+                assert "user_id" not in tool.input_schema.get("properties", {}), tool.name
+                assert tool.output_schema is not None, tool.name
+            ok(await client.call_tool("add_task", {"title": "served"}))
+        [task] = ok(await service.call_tool("list_tasks", {}))["tasks"]
+    assert task["title"] == "served", "the personal token acted for its owner"
+    assert service_tools == {tool.name for tool in tools} | TOKEN_TOOLS
+
+
+def run_ts_client(url: str, token: str, *user: str) -> dict[str, Any]:
+    """tests/mcp_server/ts_client/client.mjs's report (with a user, it sends X-Todo-User)."""
     npm, node = shutil.which("npm"), shutil.which("node")
     assert npm and node, "node and npm are needed for this test (the Makefile's deps target installs them)"
     if not (TS_CLIENT / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=TS_CLIENT, check=True, timeout=300)
     completed = subprocess.run(
-        [node, "client.mjs", server_process, TOKEN, user_id],
+        [node, "client.mjs", url, token, *user],
         cwd=TS_CLIENT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+async def test_the_typescript_sdk_lists_tools_and_adds_a_task(server_process: str, user_id: str) -> None:
+    """With a personal token made over Python first, as a user's own MCP client would be set up."""
+    async with mcp_client(server_process, user=user_id) as service:
+        token = await personal_token(service, "TypeScript")
+    report = run_ts_client(server_process, token)
     assert len(report["tools"]) == 11
-    assert all("user_id" in tool["required"] and tool["output"] for tool in report["tools"])
+    assert all("user_id" not in tool["properties"] and tool["output"] for tool in report["tools"])
     assert report["added"]["id"] == 1 and report["added"]["title"] == "from TypeScript"
     assert report["added"]["priority"] == "high" and report["added"]["tags"] == ["ts"]
     assert report["refused"]["isError"] is True
     assert "title: String should have at least 1 character" in report["refused"]["text"]
+    async with mcp_client(server_process, user=user_id) as service:
+        [task] = ok(await service.call_tool("list_tasks", {}))["tasks"]
+    assert task["title"] == "from TypeScript", "the personal token acted for its owner"
+
+
+async def test_the_typescript_sdk_with_the_service_token_acts_for_the_named_user(
+    server_process: str, user_id: str
+) -> None:
+    report = run_ts_client(server_process, TOKEN, user_id)
+    assert {tool["name"] for tool in report["tools"]} >= TOKEN_TOOLS
+    assert all("user_id" not in tool["properties"] for tool in report["tools"])
+    assert report["added"]["id"] == 1 and report["added"]["title"] == "from TypeScript"
+    async with mcp_client(server_process, user=user_id) as service:
+        [task] = ok(await service.call_tool("list_tasks", {}))["tasks"]
+    assert task["title"] == "from TypeScript"

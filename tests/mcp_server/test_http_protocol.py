@@ -11,7 +11,7 @@ from uvicorn.server import ServerState
 from app.client import McpConnection, TodoClient
 from mcp_server.server import NoDelayHTTPProtocol
 from tests.faults.support import McpProcess
-from tests.support import TOKEN
+from tests.support import TOKEN, TOKEN_SHA256
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ async def test_every_connection_gets_tcp_nodelay() -> None:
 
 
 def test_two_worker_processes_serve_the_tools(database_url: str, user_id: str) -> None:
-    server = McpProcess(database_url, MCP_WORKERS="2")
+    server = McpProcess(database_url, MCP_WORKERS="2", MCP_SERVICE_TOKEN_SHA256=TOKEN_SHA256)
     try:
         server.start(timeout=60)
         with McpConnection(server.url, TOKEN, max_connections=4) as connection:

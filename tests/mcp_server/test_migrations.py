@@ -1,16 +1,17 @@
-"""Migrations: up from empty, the same schema as the models, upgrades keep the rows, and two servers migrating one
-database at the same moment."""
+"""Migrations: up from empty, the same schema as the models, upgrades keep the rows (and the newest one goes down
+again), and two servers migrating one database at the same moment."""
 
 import threading
 import uuid
 
 import psycopg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from mcp_server.embedded import LocalPostgres
-from mcp_server.migrate import head_revision, upgrade
+from mcp_server.migrate import alembic_config, head_revision, upgrade
 from mcp_server.models import Base
 from mcp_server.settings import sqlalchemy_url
 
@@ -26,7 +27,7 @@ def test_migrations_build_the_schema_from_empty(postgres: LocalPostgres) -> None
     engine = create_engine(fresh_database(postgres))
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
-    assert tables == {"alembic_version", "tasks", "user_counters", "conversations", "messages"}
+    assert tables == {"alembic_version", "tasks", "user_counters", "conversations", "messages", "access_tokens"}
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("messages")}
     assert "ix_messages_conversation_id" in indexes
     upgrade(engine)  # a second run is a no-op
@@ -62,6 +63,75 @@ def test_message_idempotency_keys_upgrade_a_database_with_messages(postgres: Loc
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT content, idempotency_key FROM messages")).all() == [("kept", None)]
+    engine.dispose()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
+
+
+def schema_revision(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+def test_access_tokens_upgrade_a_database_with_rows_and_downgrade(postgres: LocalPostgres) -> None:
+    engine = create_engine(fresh_database(postgres))
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO user_counters (user_id, last_task_number) VALUES ('u', 1)"))
+        conn.execute(text("INSERT INTO tasks (user_id, number, title) VALUES ('u', 1, 'kept task')"))
+        cid = conn.execute(
+            text("INSERT INTO conversations (id, user_id) VALUES (gen_random_uuid(), 'u') RETURNING id")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO messages (conversation_id, role, content, idempotency_key) VALUES (:c, 'user', 'kept', 'k')"
+            ),
+            {"c": cid},
+        )
+    kept = {
+        "tasks": "SELECT user_id, number, title FROM tasks",
+        "messages": "SELECT content, idempotency_key FROM messages",
+        "user_counters": "SELECT user_id, last_task_number FROM user_counters",
+    }
+
+    def rows() -> dict[str, list[tuple[object, ...]]]:
+        with engine.connect() as conn:
+            return {table: [tuple(row) for row in conn.execute(text(query)).all()] for table, query in kept.items()}
+
+    before = rows()
+    assert before["tasks"] == [("u", 1, "kept task")] and before["messages"] == [("kept", "k")]
+
+    upgrade(engine, "0003")
+    assert schema_revision(engine) == "0003"
+    assert rows() == before
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO access_tokens (id, user_id, name, token_hash) "
+                "VALUES (gen_random_uuid(), 'u', 'notebook', repeat('a', 64))"
+            )
+        )
+        token = conn.execute(text("SELECT user_id, name, created_at IS NOT NULL, expires_at FROM access_tokens")).all()
+    assert [tuple(row) for row in token] == [("u", "notebook", True, None)]
+    indexes = {ix["name"]: ix["unique"] for ix in inspect(engine).get_indexes("access_tokens")}
+    assert indexes == {"uq_access_tokens_hash": True, "ix_access_tokens_user_created": False}
+
+    downgrade(engine, "0002")
+    assert schema_revision(engine) == "0002"
+    assert "access_tokens" not in inspect(engine).get_table_names()
+    assert rows() == before, "going down drops the tokens only"
+
+    upgrade(engine, "0003")  # and up again, onto the same rows
+    assert schema_revision(engine) == "0003"
+    assert rows() == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM access_tokens")).scalar_one() == 0
     engine.dispose()
 
 

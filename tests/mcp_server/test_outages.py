@@ -34,23 +34,23 @@ async def test_readiness_and_calls_follow_the_database_without_a_restart(own_pos
     upgrade(Database(settings.sqlalchemy_url).engine)
     with serving(build_app(settings)) as server:
         url = f"{server.base_url}/mcp"
-        async with mcp_client(url) as client:
+        async with mcp_client(url, user="u") as client:
             assert readiness(server) == 200
-            ok(await client.call_tool("add_task", {"user_id": "u", "title": "before the outage"}))
+            ok(await client.call_tool("add_task", {"title": "before the outage"}))
 
             own_postgres.stop()
             assert readiness(server) == 503
             assert httpx2.get(f"{server.base_url}/healthz").status_code == 200, "liveness does not need the database"
             started = time.monotonic()
-            message = failed(await client.call_tool("add_task", {"user_id": "u", "title": "during the outage"}))
+            message = failed(await client.call_tool("add_task", {"title": "during the outage"}))
             assert message == "Storage unavailable, try again in a moment. Nothing was changed."
             assert time.monotonic() - started < 5, "a call fails fast while the database is down"
 
             own_postgres.start()
             assert readiness(server) == 200
-            listed = ok(await client.call_tool("list_tasks", {"user_id": "u"}))
+            listed = ok(await client.call_tool("list_tasks", {}))
             assert [t["title"] for t in listed["tasks"]] == ["before the outage"]
-            ok(await client.call_tool("add_task", {"user_id": "u", "title": "after the outage"}))
+            ok(await client.call_tool("add_task", {"title": "after the outage"}))
 
 
 async def test_readiness_is_false_until_the_schema_is_migrated(own_postgres: LocalPostgres) -> None:
