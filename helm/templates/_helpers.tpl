@@ -106,9 +106,30 @@ accepts every form in its Host header check.
 {{- printf "http://%s:%d/mcp" (include "todo-chatbot.mcp.fqdn" .) (.Values.mcp.service.port | int) -}}
 {{- end -}}
 
+{{/*
+The MCP server's URL for people's own MCP clients (NOTES.txt, and the page's API access dialog
+through MCP_PUBLIC_URL): the MCP Ingress when it is on, else the `kubectl port-forward` address
+NOTES.txt gives.
+*/}}
+{{- define "todo-chatbot.mcp.publicUrl" -}}
+{{- $ingress := .Values.mcp.ingress -}}
+{{- if $ingress.enabled -}}
+{{- printf "%s://%s%s" (ternary "https" "http" $ingress.tls.enabled) $ingress.hostname $ingress.path -}}
+{{- else -}}
+http://localhost:8000/mcp
+{{- end -}}
+{{- end -}}
+
+{{/*
+Host header patterns of the MCP server: the Service's names, localhost (port-forward), the MCP
+Ingress host when there is one, and mcp.extraAllowedHosts.
+*/}}
 {{- define "todo-chatbot.mcp.allowedHosts" -}}
 {{- $short := include "todo-chatbot.mcp.fullname" . -}}
 {{- $hosts := list $short (printf "%s.%s" $short .Release.Namespace) (printf "%s.%s.svc" $short .Release.Namespace) (include "todo-chatbot.mcp.fqdn" .) "localhost" "127.0.0.1" -}}
+{{- if .Values.mcp.ingress.enabled -}}
+{{- $hosts = append $hosts .Values.mcp.ingress.hostname -}}
+{{- end -}}
 {{- $patterns := list -}}
 {{- range $hosts -}}
 {{- $patterns = append $patterns (printf "%s:*" .) -}}
@@ -122,6 +143,8 @@ accepts every form in its Host header check.
 
 {{/*
 Where each secret lives: the release Secret unless an existing Secret is named.
+The service token (read by the UI pods only) and its SHA-256 (read by the MCP pods) are two keys
+of the same Secret.
 */}}
 {{- define "todo-chatbot.mcpToken.secretName" -}}
 {{- .Values.mcp.auth.existingSecret | default (include "todo-chatbot.fullname" .) -}}
@@ -129,6 +152,10 @@ Where each secret lives: the release Secret unless an existing Secret is named.
 
 {{- define "todo-chatbot.mcpToken.secretKey" -}}
 {{- if .Values.mcp.auth.existingSecret -}}{{ .Values.mcp.auth.existingSecretKey }}{{- else -}}mcp-auth-token{{- end -}}
+{{- end -}}
+
+{{- define "todo-chatbot.mcpTokenHash.secretKey" -}}
+{{- if .Values.mcp.auth.existingSecret -}}{{ .Values.mcp.auth.existingSecretHashKey }}{{- else -}}mcp-service-token-sha256{{- end -}}
 {{- end -}}
 
 {{- define "todo-chatbot.openai.enabled" -}}
@@ -182,7 +209,7 @@ Call with (dict "context" $ "key" "mcp-auth-token" "value" .Values.mcp.auth.toke
 Checksum of the release Secret's keys that one tier reads, for a pod annotation: a changed
 value rolls that tier's pods and no other. (Secrets named by existingSecret are not seen: after
 editing one, `kubectl rollout restart` the Deployments.)
-Call with (dict "context" $ "keys" (list "mcp-auth-token" "database-url")).
+Call with (dict "context" $ "keys" (list "mcp-service-token-sha256" "database-url")).
 */}}
 {{- define "todo-chatbot.secretChecksum" -}}
 {{- $secret := include (print .context.Template.BasePath "/secret.yaml") .context | fromYaml | default dict -}}
@@ -278,7 +305,8 @@ in the same install); after maxAttempts it fails, and Kubernetes retries it with
 
 {{/*
 Environment of every container that runs mcp_server (server, migrations): the ConfigMap plus
-the secrets, each from its own Secret.
+the secrets, each from its own Secret. The server holds only the SHA-256 of the page's service
+token, never the token: that goes to the UI pods alone.
 */}}
 {{- define "todo-chatbot.mcp.env" -}}
 envFrom:
@@ -290,11 +318,11 @@ env:
       secretKeyRef:
         name: {{ include "todo-chatbot.database.secretName" . }}
         key: {{ include "todo-chatbot.database.secretKey" . }}
-  - name: MCP_AUTH_TOKEN
+  - name: MCP_SERVICE_TOKEN_SHA256
     valueFrom:
       secretKeyRef:
         name: {{ include "todo-chatbot.mcpToken.secretName" . }}
-        key: {{ include "todo-chatbot.mcpToken.secretKey" . }}
+        key: {{ include "todo-chatbot.mcpTokenHash.secretKey" . }}
   {{- with .Values.mcp.extraEnv }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -375,6 +403,16 @@ install renders.
 {{- end -}}
 {{- if and .Values.ingress.tls.enabled (not .Values.ingress.hostname) -}}
 {{- fail "ingress.tls.enabled=true needs ingress.hostname" -}}
+{{- end -}}
+{{- if and .Values.mcp.ingress.enabled (not .Values.mcp.ingress.hostname) -}}
+{{- fail "mcp.ingress.enabled=true needs mcp.ingress.hostname: the MCP server answers only Host names it knows, and the chart adds this one to MCP_ALLOWED_HOSTS" -}}
+{{- end -}}
+{{- if and .Values.mcp.ingress.enabled (hasPrefix "*" .Values.mcp.ingress.hostname) -}}
+{{- fail "mcp.ingress.hostname must name one host, not a wildcard: it is also the Host name the MCP server accepts (MCP_ALLOWED_HOSTS)" -}}
+{{- end -}}
+{{- $auth := .Values.mcp.auth -}}
+{{- if and $auth.existingSecret (eq $auth.existingSecretKey $auth.existingSecretHashKey) -}}
+{{- fail "mcp.auth.existingSecretKey and mcp.auth.existingSecretHashKey name the same key: the Secret holds the token and its SHA-256 under two keys (see mcp.auth.existingSecret in values.yaml)" -}}
 {{- end -}}
 {{- range $tier := list "ui" "mcp" -}}
 {{- $autoscaling := index $.Values $tier "autoscaling" -}}

@@ -78,10 +78,29 @@ SCENARIOS: dict[str, Values] = {
     "every-secret-external": {
         "postgresql": {"enabled": False},
         "database": {"external": {"existingSecret": "team-db", "existingSecretKey": "url"}},
-        "mcp": {"auth": {"existingSecret": "team-mcp", "existingSecretKey": "token"}},
+        "mcp": {
+            "auth": {"existingSecret": "team-mcp", "existingSecretKey": "token", "existingSecretHashKey": "digest"}
+        },
         "openai": {"existingSecret": "team-openai"},
     },
+    "mcp-ingress-for-personal-tokens": {
+        "mcp": {
+            "ingress": {"enabled": True, "hostname": "mcp.example.com", "tls": {"enabled": True}},
+            "allowedOrigins": ["https://inspector.example.com", "http://localhost:*"],
+        },
+        "networkPolicy": {
+            "mcp": {
+                "ingressController": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+                }
+            }
+        },
+    },
 }
+
+SERVICE_TOKEN_KEY = "mcp-auth-token"  # keys of the release Secret
+SERVICE_TOKEN_HASH_KEY = "mcp-service-token-sha256"
 
 
 class ChartYamlError(AssertionError):
@@ -227,6 +246,15 @@ def resolved_env(pod: PodTemplate, container_name: str, manifests: list[Manifest
 
 def env_value(pod: PodTemplate, container_name: str, variable: str, manifests: list[Manifest]) -> str | None:
     return resolved_env(pod, container_name, manifests).get(variable)
+
+
+def secret_ref(pod: PodTemplate, container_name: str, variable: str) -> dict[str, str] | None:
+    """The {name, key} of the Secret a container's variable comes from, or None."""
+    for entry in container(pod, container_name).get("env", []):
+        if entry["name"] == variable:
+            ref: dict[str, str] | None = entry.get("valueFrom", {}).get("secretKeyRef")
+            return ref
+    return None
 
 
 def iter_strings(node: Any) -> Iterator[str]:

@@ -1,13 +1,12 @@
 """The `helm test` Pod's script works against real MCP servers. It runs exactly as rendered (same
-command, same environment, the token from the rendered Secret, the Service DNS names resolved to
-loopback) against
-- a stand-in built on the MCP Python SDK, whose failures each test can choose, and
+command, same environment, the Service DNS names resolved to loopback) against
+- a stand-in whose answers each test can choose, and
 - the project's own mcp_server, configured from the environment the chart renders for it, on a
-  real PostgreSQL (the session database of tests/conftest.py)."""
+  real PostgreSQL (the session database of tests/conftest.py).
+The pod holds no credential: it checks health, readiness and that /mcp refuses a call without one."""
 
 from __future__ import annotations
 
-import hmac
 import os
 import socket
 import subprocess
@@ -23,22 +22,20 @@ from typing import Any
 
 import pytest
 import uvicorn
-from mcp.server import MCPServer
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
-from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from tests.chart.chart_support import (
     Manifest,
     PodTemplate,
     component_pod,
     container,
-    env_value,
     mcp_settings,
     of_kind,
     render,
     resolved_env,
-    secret_data,
 )
 
 # Loaded by the script's interpreter at start-up: the pod resolves Service names through cluster
@@ -56,41 +53,38 @@ socket.getaddrinfo = _loopback
 
 @dataclass
 class StandIn:
-    """What the stand-in servers should do, and what they saw."""
+    """What the stand-in servers should answer, and what they were asked."""
 
-    token: str
-    allowed_hosts: list[str]
-    json_response: bool = True
-    tool_fails: bool = False
+    ready: bool = True
+    mcp_status: int = 401  # what /mcp answers a call without a token
+    challenge: bool = True  # a 401 carries WWW-Authenticate: Bearer
     ui_healthy: bool = True
-    tool_calls: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization)
 
 
 def mcp_app(stand_in: StandIn) -> Any:
-    class Verifier:
-        async def verify_token(self, token: str) -> AccessToken | None:
-            if hmac.compare_digest(token.encode(), stand_in.token.encode()):
-                return AccessToken(token=token, client_id="helm-test", scopes=[])
-            return None
+    def seen(request: Request) -> None:
+        stand_in.requests.append((request.url.path, request.headers.get("authorization")))
 
-    server = MCPServer(
-        "stand-in-todo",
-        token_verifier=Verifier(),
-        auth=AuthSettings(issuer_url="http://localhost", resource_server_url=None),
-    )
+    async def healthz(request: Request) -> Response:
+        seen(request)
+        return JSONResponse({"status": "ok"})
 
-    @server.tool()
-    def list_tasks(user_id: str) -> list[str]:
-        """List the user's tasks."""
-        stand_in.tool_calls.append(user_id)
-        if stand_in.tool_fails:
-            raise ValueError("the database is unreachable")
-        return []
+    async def readyz(request: Request) -> Response:
+        seen(request)
+        if stand_in.ready:
+            return JSONResponse({"ready": True, "schema": "head"})
+        return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
 
-    return server.streamable_http_app(
-        stateless_http=True,
-        json_response=stand_in.json_response,
-        transport_security=TransportSecuritySettings(allowed_hosts=stand_in.allowed_hosts),
+    async def mcp(request: Request) -> Response:
+        seen(request)
+        if stand_in.mcp_status == 200:  # a server with authentication switched off
+            return JSONResponse({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-11-25"}})
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if stand_in.challenge else {}
+        return JSONResponse({"error": "invalid_token"}, status_code=stand_in.mcp_status, headers=headers)
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/mcp", mcp, methods=["POST"])]
     )
 
 
@@ -147,26 +141,19 @@ def serving(app: Any, stand_in: StandIn, mcp_sock: socket.socket, ui_sock: socke
 class Release:
     manifests: list[Manifest]
     test_pod: PodTemplate
-    token: str
-    allowed_hosts: list[str]
 
 
 def render_release(mcp_port: int, ui_port: int) -> Release:
     # The Services' ports are the stand-ins' ports, so the rendered URLs need no rewriting.
     manifests = render({"mcp": {"service": {"port": mcp_port}}, "ui": {"service": {"port": ui_port}}})
-    test_pod = component_pod(manifests, "test")
-    (secret,) = secret_data(manifests).values()
-    allowed = (env_value(component_pod(manifests, "mcp"), "mcp", "MCP_ALLOWED_HOSTS", manifests) or "").split(",")
-    return Release(manifests, test_pod, secret["mcp-auth-token"], allowed)
+    return Release(manifests, component_pod(manifests, "test"))
 
 
-def run_test_pod(release: Release, tmp_path: Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_test_pod(release: Release, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run the smoke container's command with its environment, as the kubelet would."""
     smoke = container(release.test_pod, "smoke")
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path)}
     env |= resolved_env(release.test_pod, "smoke", release.manifests)
-    if token is not None:
-        env["MCP_AUTH_TOKEN"] = token
     (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE)
     command = [sys.executable if smoke["command"][0] == "python" else smoke["command"][0], *smoke["command"][1:]]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -176,33 +163,46 @@ def run_test_pod(release: Release, tmp_path: Path, token: str | None = None) -> 
 def release_and_stand_ins(**behaviour: Any) -> Iterator[tuple[Release, StandIn]]:
     mcp_sock, ui_sock = listening_socket(), listening_socket()
     release = render_release(mcp_sock.getsockname()[1], ui_sock.getsockname()[1])
-    stand_in = StandIn(token=release.token, allowed_hosts=release.allowed_hosts, **behaviour)
+    stand_in = StandIn(**behaviour)
     with serving(mcp_app(stand_in), stand_in, mcp_sock, ui_sock):
         yield release, stand_in
 
 
-@pytest.mark.parametrize("json_response", [True, False], ids=["json", "sse"])
-def test_helm_test_passes_against_a_healthy_release(tmp_path: Path, json_response: bool) -> None:
-    with release_and_stand_ins(json_response=json_response) as (release, stand_in):
+def test_helm_test_passes_against_a_healthy_release_without_any_credential(tmp_path: Path) -> None:
+    with release_and_stand_ins() as (release, stand_in):
         result = run_test_pod(release, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "MCP tools/call list_tasks: ok" in result.stdout
-    assert stand_in.tool_calls == ["helm-test"]
+    assert "MCP without a token: 401, WWW-Authenticate: Bearer" in result.stdout
+    assert stand_in.requests == [("/healthz", None), ("/readyz", None), ("/mcp", None)]
 
 
-def test_helm_test_fails_when_the_tool_call_is_an_error(tmp_path: Path) -> None:
-    with release_and_stand_ins(tool_fails=True) as (release, stand_in):
+def test_helm_test_fails_when_mcp_answers_without_a_token(tmp_path: Path) -> None:
+    with release_and_stand_ins(mcp_status=200) as (release, _):
         result = run_test_pod(release, tmp_path)
     assert result.returncode != 0
-    assert "list_tasks returned an error" in result.stderr
-    assert stand_in.tool_calls == ["helm-test"]
+    assert "without a token answered 200, not 401" in result.stderr
 
 
-def test_helm_test_fails_with_the_wrong_token(tmp_path: Path) -> None:
-    with release_and_stand_ins() as (release, _):
-        result = run_test_pod(release, tmp_path, token="not-the-token")
+def test_helm_test_fails_when_the_401_has_no_bearer_challenge(tmp_path: Path) -> None:
+    with release_and_stand_ins(challenge=False) as (release, _):
+        result = run_test_pod(release, tmp_path)
     assert result.returncode != 0
-    assert "401" in result.stderr
+    assert "WWW-Authenticate: Bearer" in result.stderr
+
+
+def test_helm_test_fails_when_mcp_refuses_its_host_name(tmp_path: Path) -> None:
+    with release_and_stand_ins(mcp_status=421) as (release, _):
+        result = run_test_pod(release, tmp_path)
+    assert result.returncode != 0
+    assert "answered 421" in result.stderr
+
+
+def test_helm_test_fails_when_mcp_is_not_ready(tmp_path: Path) -> None:
+    with release_and_stand_ins(ready=False) as (release, stand_in):
+        result = run_test_pod(release, tmp_path)
+    assert result.returncode != 0
+    assert "/readyz answered 503" in result.stderr
+    assert "/mcp" not in [path for path, _ in stand_in.requests]
 
 
 def test_helm_test_fails_when_the_ui_is_unhealthy(tmp_path: Path) -> None:
@@ -210,18 +210,23 @@ def test_helm_test_fails_when_the_ui_is_unhealthy(tmp_path: Path) -> None:
         result = run_test_pod(release, tmp_path)
     assert result.returncode != 0
     assert "_stcore/health" in result.stderr
-    assert stand_in.tool_calls == []
+    assert stand_in.requests == []
 
 
-def test_mcp_refuses_a_service_name_missing_from_the_allowed_hosts(tmp_path: Path) -> None:
-    # Shows that the passing test above really went through the Host check with the chart's list.
+def test_helm_test_fails_when_mcp_is_unreachable(tmp_path: Path) -> None:
     mcp_sock, ui_sock = listening_socket(), listening_socket()
     release = render_release(mcp_sock.getsockname()[1], ui_sock.getsockname()[1])
-    stand_in = StandIn(token=release.token, allowed_hosts=["localhost:*", "127.0.0.1:*"])
-    with serving(mcp_app(stand_in), stand_in, mcp_sock, ui_sock):
+    mcp_sock.close()  # nothing listens on the MCP Service's port
+    stand_in = StandIn()
+    ui = ui_health_server(stand_in, ui_sock)
+    threading.Thread(target=ui.serve_forever, daemon=True).start()
+    try:
         result = run_test_pod(release, tmp_path)
+    finally:
+        ui.shutdown()
+        ui.server_close()
     assert result.returncode != 0
-    assert "421" in result.stderr
+    assert "/healthz unreachable" in result.stderr
 
 
 def test_helm_test_passes_against_the_real_mcp_server_configured_by_the_chart(
@@ -234,11 +239,11 @@ def test_helm_test_passes_against_the_real_mcp_server_configured_by_the_chart(
     env = resolved_env(component_pod(release.manifests, "mcp"), "mcp", release.manifests)
     # Everything as rendered but the database, which is the test session's PostgreSQL.
     settings = mcp_settings({**env, "DATABASE_URL": database_url}, monkeypatch)
-    stand_in = StandIn(token=release.token, allowed_hosts=[])
-    with serving(build_app(settings), stand_in, mcp_sock, ui_sock):
+    with serving(build_app(settings), StandIn(), mcp_sock, ui_sock):
         result = run_test_pod(release, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "MCP tools/call list_tasks: ok" in result.stdout
+    assert "MCP readiness (database and schema): ok" in result.stdout
+    assert "MCP without a token: 401, WWW-Authenticate: Bearer" in result.stdout
 
 
 def test_the_helm_test_pod_is_rendered_once(default_manifests: list[Manifest]) -> None:

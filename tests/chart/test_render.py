@@ -91,6 +91,36 @@ INVALID_VALUES: dict[str, tuple[Values, str]] = {
         "'enable' not allowed",
     ),
     "database URL of another engine": ({"database": {"external": {"url": "mysql://x"}}}, "/database/external/url"),
+    "allowed origins as one string": ({"mcp": {"allowedOrigins": "http://localhost:*"}}, "/mcp/allowedOrigins"),
+    "an allowed origin with a path": (
+        {"mcp": {"allowedOrigins": ["https://app.example.com/page"]}},
+        "/mcp/allowedOrigins/0",
+    ),
+    "two allowed origins in one item": (
+        {"mcp": {"allowedOrigins": ["https://a.example.com,https://b.example.com"]}},
+        "/mcp/allowedOrigins/0",
+    ),
+    "an allowed origin without a scheme": ({"mcp": {"allowedOrigins": ["localhost:*"]}}, "/mcp/allowedOrigins/0"),
+    "wrong type for the hash key": (
+        {"mcp": {"auth": {"existingSecretHashKey": 256}}},
+        "/mcp/auth/existingSecretHashKey",
+    ),
+    "wrong type for the MCP ingress switch": ({"mcp": {"ingress": {"enabled": "yes"}}}, "/mcp/ingress/enabled"),
+    "MCP ingress host with a scheme": (
+        {"mcp": {"ingress": {"hostname": "https://mcp.example.com"}}},
+        "/mcp/ingress/hostname",
+    ),
+    "wrong type for MCP ingress TLS": ({"mcp": {"ingress": {"tls": {"enabled": 1}}}}, "/mcp/ingress/tls/enabled"),
+    "MCP ingress path type outside its enum": ({"mcp": {"ingress": {"pathType": "Regex"}}}, "/mcp/ingress/pathType"),
+    "unknown key in the MCP ingress": ({"mcp": {"ingress": {"host": "mcp.example.com"}}}, "'host' not allowed"),
+    "controller selector as a list": (
+        {"networkPolicy": {"mcp": {"ingressController": {"namespaceSelector": ["ingress-nginx"]}}}},
+        "/networkPolicy/mcp/ingressController/namespaceSelector",
+    ),
+    "unknown key next to the controller selectors": (
+        {"networkPolicy": {"mcp": {"ingressController": {"namespace": "ingress-nginx"}}}},
+        "'namespace' not allowed",
+    ),
 }
 
 
@@ -111,6 +141,18 @@ INCONSISTENT_VALUES: dict[str, tuple[Values, str]] = {
     "autoscaling bounds reversed": (
         {"mcp": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}},
         "minReplicas",
+    ),
+    "MCP ingress without a host": (
+        {"mcp": {"ingress": {"enabled": True, "hostname": ""}}},
+        "mcp.ingress.enabled=true needs mcp.ingress.hostname",
+    ),
+    "MCP ingress on a wildcard host": (
+        {"mcp": {"ingress": {"enabled": True, "hostname": "*.example.com"}}},
+        "mcp.ingress.hostname must name one host",
+    ),
+    "token and hash under one key": (
+        {"mcp": {"auth": {"existingSecret": "team-mcp", "existingSecretHashKey": "mcp-auth-token"}}},
+        "name the same key",
     ),
 }
 

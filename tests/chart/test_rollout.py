@@ -227,10 +227,15 @@ def test_helm_test_pod_is_a_test_hook_that_calls_both_tiers(default_manifests: l
     (smoke,) = pod["spec"]["containers"]
     assert smoke["image"] == container(component_pod(default_manifests, "mcp"), "mcp")["image"]
     assert smoke["command"][:2] == ["python", "-c"]
+    variables = {e["name"]: e.get("value", "") for e in smoke["env"]}
+    assert variables["MCP_HEALTH_URL"].endswith("/healthz")
+    assert variables["MCP_READY_URL"].endswith("/readyz")
+    assert variables["MCP_URL"].endswith("/mcp")
+    assert variables["UI_HEALTH_URL"].endswith("/_stcore/health")
     script = smoke["command"][2]
-    for needle in ('"initialize"', '"tools/call"', '"list_tasks"', '"user_id": "helm-test"', "isError",
-                   "MCP-Protocol-Version", "application/json, text/event-stream", "Bearer "):  # fmt: skip
+    for needle in ('"initialize"', "status != 401", "WWW-Authenticate", "application/json, text/event-stream"):
         assert needle in script, needle
+    assert "Authorization" not in script, "the helm test pod holds no credential"
 
 
 def test_only_hooks_are_helm_hooks(manifests: list[Manifest]) -> None:
@@ -261,3 +266,65 @@ def test_notes_tell_a_user_how_to_set_the_model_key() -> None:
 def test_notes_point_at_the_ingress_when_there_is_one() -> None:
     text = notes(SCENARIOS["external-db-ingress-autoscaling-monitoring"])
     assert "https://todo.example.com/" in text
+
+
+INSPECTOR = (
+    "npx @modelcontextprotocol/inspector --cli {url} --transport http"
+    ' --header "Authorization: Bearer todo_pat_..." --method tools/list'
+)
+
+
+def test_notes_tell_a_user_how_to_make_a_personal_token_and_connect_a_client_over_port_forward() -> None:
+    text = notes({})
+    assert "sidebar -> API access" in text and "todo_pat_" in text
+    assert "kubectl --namespace todo port-forward service/demo-todo-chatbot-mcp 8000:8000" in text
+    assert INSPECTOR.format(url="http://localhost:8000/mcp") in text
+    assert 'TodoClient.open("http://localhost:8000/mcp", token="todo_pat_...")' in text
+    assert "from app.client import TodoClient" in text
+
+
+def test_notes_connect_clients_through_the_mcp_ingress_when_there_is_one() -> None:
+    text = notes(SCENARIOS["mcp-ingress-for-personal-tokens"])
+    assert "port-forward service/demo-todo-chatbot-mcp" not in text
+    assert INSPECTOR.format(url="https://mcp.example.com/mcp") in text
+    assert 'TodoClient.open("https://mcp.example.com/mcp", token="todo_pat_...")' in text
+    plain = notes({"mcp": {"ingress": {"enabled": True, "hostname": "mcp.example.com"}}})
+    assert INSPECTOR.format(url="http://mcp.example.com/mcp") in plain
+    assert "set mcp.ingress.tls.enabled=true" in plain
+
+
+def test_notes_no_longer_hand_out_the_service_token(scenario: str) -> None:
+    text = notes(SCENARIOS[scenario])
+    assert "MCP_AUTH_TOKEN" not in text
+    assert "get secret" not in text and "base64 -d" not in text
+    assert "do not hand it out" in text
+
+
+def test_the_page_shows_the_same_client_url_as_the_notes(manifests: list[Manifest], scenario: str) -> None:
+    public_url = find(manifests, "ConfigMap", "ui")["data"]["MCP_PUBLIC_URL"]
+    assert f'TodoClient.open("{public_url}"' in notes(SCENARIOS[scenario])
+
+
+def test_the_mcp_ingress_is_off_by_default(default_manifests: list[Manifest]) -> None:
+    assert [i for i in of_kind(default_manifests, "Ingress") if labels(i)["app.kubernetes.io/component"] == "mcp"] == []
+
+
+def test_the_mcp_ingress_routes_only_the_mcp_endpoint_to_the_mcp_service(
+    renders: dict[str, list[Manifest]],
+) -> None:
+    manifests = renders["mcp-ingress-for-personal-tokens"]
+    ingress = find(manifests, "Ingress", "mcp")
+    assert ingress["apiVersion"] == "networking.k8s.io/v1"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "mcp.example.com"
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/mcp", "Exact")
+    assert path["backend"]["service"] == {
+        "name": find(manifests, "Service", "mcp")["metadata"]["name"],
+        "port": {"name": "http"},
+    }
+    assert ingress["spec"]["tls"] == [{"hosts": ["mcp.example.com"], "secretName": "mcp.example.com-tls"}]
+    # The server takes request bodies up to 16 MiB; ingress-nginx's own default is 1 MiB.
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "16m"
+    assert of_kind(manifests, "Ingress") == [ingress], "the UI Ingress stays as configured (off here)"

@@ -5,6 +5,7 @@ Helm's own SDK at a minimal fake Kubernetes API that serves the release Secret."
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -128,13 +129,28 @@ LIVE = {
 }
 
 
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def test_an_upgrade_keeps_the_generated_token_and_password() -> None:
     with cluster_with(LIVE) as api:
         data = secret_data(upgrade_render(api))[SECRET_NAME]
         assert f"/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET_NAME}" in api.requests
     assert data["mcp-auth-token"] == LIVE["mcp-auth-token"]
+    assert data["mcp-service-token-sha256"] == sha256(LIVE["mcp-auth-token"])
     assert data["postgres-password"] == LIVE["postgres-password"]
     assert urlsplit(data["database-url"]).password == LIVE["postgres-password"]
+
+
+def test_the_hash_follows_the_kept_token_whatever_the_live_secret_says() -> None:
+    # A release installed before the hash existed has no such key, and a stale one is not trusted:
+    # the hash is always recomputed from the token the release keeps.
+    for live_hash in (None, "0" * 64):
+        live = dict(LIVE) if live_hash is None else {**LIVE, "mcp-service-token-sha256": live_hash}
+        with cluster_with(live) as api:
+            data = secret_data(upgrade_render(api))[SECRET_NAME]
+        assert data["mcp-service-token-sha256"] == sha256(LIVE["mcp-auth-token"]), live_hash
 
 
 def test_an_unchanged_upgrade_does_not_roll_the_pods() -> None:
@@ -150,6 +166,7 @@ def test_values_given_explicitly_win_over_the_live_secret() -> None:
     with cluster_with(LIVE) as api:
         data = secret_data(upgrade_render(api, values))[SECRET_NAME]
     assert data["mcp-auth-token"] == "rotated-by-the-operator-000"
+    assert data["mcp-service-token-sha256"] == sha256("rotated-by-the-operator-000")
     assert data["postgres-password"] == LIVE["postgres-password"]
 
 
@@ -167,4 +184,5 @@ def test_offline_renders_generate_secrets_too() -> None:
     # `helm template` has no cluster: lookup is empty and the chart must still produce secrets.
     data = secret_data(render())[SECRET_NAME]
     assert GENERATED.match(data["mcp-auth-token"])
+    assert data["mcp-service-token-sha256"] == sha256(data["mcp-auth-token"])
     assert GENERATED.match(data["postgres-password"])

@@ -21,6 +21,7 @@ from tests.chart.chart_support import (
     labels,
     of_kind,
     pod_templates,
+    render,
     secret_data,
     selects,
 )
@@ -74,7 +75,12 @@ def test_urls_in_settings_and_secrets_reach_services_of_the_release(manifests: l
     for name, data in secret_data(manifests).items():
         if "database-url" in data:
             urls[f"Secret/{name}/database-url"] = data["database-url"]
-    in_cluster = {where: url for where, url in urls.items() if ".svc" in url or "." not in urlsplit(url).netloc}
+    # localhost is the user's own machine (the `kubectl port-forward` address the page shows), not a Service.
+    in_cluster = {
+        where: url
+        for where, url in urls.items()
+        if (".svc" in url or "." not in urlsplit(url).netloc) and urlsplit(url).hostname != "localhost"
+    }
     assert in_cluster, "expected the UI's MCP_URL at least"
     problems = {where: reason for where, url in in_cluster.items() if (reason := unresolved(url, service_ports))}
     assert problems == {}
@@ -156,6 +162,7 @@ def test_an_existing_secret_replaces_the_generated_one(renders: dict[str, list[M
         if "valueFrom" in entry
     }
     assert refs["MCP_AUTH_TOKEN"] == {"name": "team-mcp", "key": "token"}
+    assert refs["MCP_SERVICE_TOKEN_SHA256"] == {"name": "team-mcp", "key": "digest"}
     assert refs["DATABASE_URL"] == {"name": "team-db", "key": "url"}
     assert refs["OPENAI_API_KEY"] == {"name": "team-openai", "key": "openai-api-key"}
 
@@ -236,13 +243,56 @@ def test_mcp_admits_only_the_ui_and_the_helm_test_pod(manifests: list[Manifest])
     assert any(selects(p["podSelector"]["matchLabels"], test_pod.labels) for p in peers(policy) if "podSelector" in p)
 
 
-def test_mcp_admits_the_metrics_namespace_only_when_asked(renders: dict[str, list[Manifest]]) -> None:
-    def namespace_peers(manifests: list[Manifest]) -> list[dict[str, Any]]:
-        return [p for p in peers(find(manifests, "NetworkPolicy", "mcp")) if "namespaceSelector" in p]
+def namespace_peers(manifests: list[Manifest]) -> list[dict[str, Any]]:
+    return [p for p in peers(find(manifests, "NetworkPolicy", "mcp")) if "namespaceSelector" in p]
 
+
+def test_mcp_admits_the_metrics_namespace_only_when_asked(renders: dict[str, list[Manifest]]) -> None:
     assert namespace_peers(renders["default"]) == []
     (peer,) = namespace_peers(renders["external-db-ingress-autoscaling-monitoring"])
     assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+
+
+def test_mcp_admits_the_ingress_controller_only_with_the_mcp_ingress(renders: dict[str, list[Manifest]]) -> None:
+    manifests = renders["mcp-ingress-for-personal-tokens"]
+    (peer,) = namespace_peers(manifests)
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+    }
+    (rule,) = [r for r in find(manifests, "NetworkPolicy", "mcp")["spec"]["ingress"] if peer in r["from"]]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    # The defaults match ingress-nginx (its chart, and `minikube addons enable ingress`).
+    (default,) = namespace_peers(render({"mcp": {"ingress": {"enabled": True}}}))
+    assert default == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    }
+
+
+def test_one_controller_selector_alone_keeps_its_kubernetes_meaning() -> None:
+    # Not merged with the ingress-nginx fallback: that applies only when both are empty.
+    def controller(selectors: dict[str, Any]) -> list[dict[str, Any]]:
+        values = {"mcp": {"ingress": {"enabled": True}}, "networkPolicy": {"mcp": {"ingressController": selectors}}}
+        return namespace_peers(render(values))
+
+    team = {"matchLabels": {"team": "edge"}}
+    assert controller({"namespaceSelector": team}) == [{"namespaceSelector": team}]  # any pod there
+    assert controller({"podSelector": team}) == [{"namespaceSelector": {}, "podSelector": team}]  # any namespace
+
+
+def test_the_mcp_ingress_host_is_an_allowed_host(renders: dict[str, list[Manifest]]) -> None:
+    def allowed(manifests: list[Manifest]) -> list[str]:
+        return (env_value(component_pod(manifests, "mcp"), "mcp", "MCP_ALLOWED_HOSTS", manifests) or "").split(",")
+
+    assert "mcp.example.com:*" in allowed(renders["mcp-ingress-for-personal-tokens"])
+    assert not [host for host in allowed(renders["default"]) if "example.com" in host or "todo-chatbot.local" in host]
+
+
+def test_the_allowed_origins_reach_the_mcp_config_map(scenario: str, manifests: list[Manifest]) -> None:
+    wanted = SCENARIOS[scenario].get("mcp", {}).get("allowedOrigins")
+    origins = find(manifests, "ConfigMap", "mcp")["data"]["MCP_ALLOWED_ORIGINS"]
+    assert origins == ",".join(wanted or ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"])
 
 
 def test_postgres_admits_only_mcp_and_the_migration_job(renders: dict[str, list[Manifest]]) -> None:
