@@ -114,9 +114,10 @@ def respond(body: dict[str, Any]) -> Reply:
 
 @dataclass
 class SimulatedUser:
-    """One person in their own conversation; remembers their open task numbers from the tool results."""
+    """One person in their own conversation (their client: the page's service token acting for them); remembers
+    their open task numbers from the tool results."""
 
-    user_id: str
+    todo: TodoClient
     conversation_id: str
     rng: random.Random
     think_mean: float
@@ -223,7 +224,7 @@ def take_turn(agent: Agent, rounds: RoundCounter, user: SimulatedUser, at: float
     error: str | None = None
     step_started = started = time.perf_counter()
     try:
-        for event in agent.run_turn(user.user_id, user.conversation_id, text):
+        for event in agent.run_turn(user.todo, user.conversation_id, text):
             if isinstance(event, StepStarted):
                 step_started = time.perf_counter()
             elif isinstance(event, StepFinished):
@@ -239,7 +240,7 @@ def take_turn(agent: Agent, rounds: RoundCounter, user: SimulatedUser, at: float
 def setup_user(connection: McpConnection, plan: LoadPlan, index: int) -> SimulatedUser:
     """A user with open tasks and a conversation that already has `history_turns` turns (not measured), so that
     every measured turn reads and sends a full history, as in a conversation that has been going for a while."""
-    todo = TodoClient(connection, f"load-{plan.tag}-{index}")
+    todo = TodoClient(connection, acting_for=f"load-{plan.tag}-{index}")
     conversation_id = str(todo.create_conversation().conversation_id)
     rng = random.Random(f"{plan.seed}-{index}")
     added = [todo.call("add_task", title=f"{rng.choice(TITLES)} {n}", priority="medium") for n in range(SEED_TASKS)]
@@ -260,7 +261,7 @@ def setup_user(connection: McpConnection, plan: LoadPlan, index: int) -> Simulat
         ]
     if history:
         todo.append_messages(conversation_id, history)
-    return SimulatedUser(todo.user_id, conversation_id, rng, plan.think_mean, [task["id"] for task in added])
+    return SimulatedUser(todo, conversation_id, rng, plan.think_mean, [task["id"] for task in added])
 
 
 def play(agent: Agent, rounds: RoundCounter, plan: LoadPlan, user: SimulatedUser, start: float) -> list[TurnRecord]:

@@ -1,7 +1,7 @@
 """Tool-call latency over HTTP + Postgres at 1, 10 and 100 concurrent clients, beside the raw SQL floor.
 
-Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own user, all
-sharing one pool of keep-alive connections) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
+Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own user, named
+with the page's service token in X-Todo-User; all sharing one pool of keep-alive connections) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
 with psycopg directly, at the same concurrency, in the same run.
 """
 
@@ -16,7 +16,7 @@ import httpx2
 import psycopg
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
 
-from app.client import PROTOCOL_VERSION, REQUEST_META
+from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
 from tests.support import TOKEN
@@ -27,12 +27,14 @@ OPERATIONS = ("add_task", "list_tasks", "complete_task")
 class WireClient:
     """A thin async MCP client speaking what app.client.McpConnection sends (protocol 2026-07-28: each request
     stands alone), as a server sees any client; asyncio, so that 100 clients cost the load generator little of
-    the CPU that this 2-core machine shares with the server under test."""
+    the CPU that this 2-core machine shares with the server under test. It acts for `user` with the page's
+    service token, as the page does (the X-Todo-User header; no tool takes a user argument)."""
 
-    def __init__(self, url: str, http: httpx2.AsyncClient):
+    def __init__(self, url: str, http: httpx2.AsyncClient, user: str):
         self.url, self.http, self.next_id = url, http, 0
         self.headers = {
             "Authorization": f"Bearer {TOKEN}",
+            USER_HEADER: user,
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
             MCP_PROTOCOL_VERSION_HEADER: PROTOCOL_VERSION,
@@ -57,7 +59,7 @@ async def tool_round(url: str, clients: int, rounds: int) -> tuple[dict[str, lis
     async def worker(index: int, http: httpx2.AsyncClient) -> None:
         nonlocal errors
         user = f"bench-{clients}-{index}-{time.monotonic_ns()}"
-        client = WireClient(url, http)
+        client = WireClient(url, http, user)
         for number in range(1, rounds + 1):
             for name, arguments in (
                 ("add_task", {"title": f"task {number}", "priority": "high", "tags": ["bench"]}),
@@ -66,7 +68,7 @@ async def tool_round(url: str, clients: int, rounds: int) -> tuple[dict[str, lis
             ):
                 started = time.perf_counter()
                 try:
-                    succeeded = await client.call_tool(name, {"user_id": user, **arguments})
+                    succeeded = await client.call_tool(name, arguments)
                 except httpx2.HTTPError:
                     succeeded = False
                 if succeeded:

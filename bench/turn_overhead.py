@@ -32,7 +32,7 @@ def measure(agent: Agent, todo: TodoClient, turns: int) -> list[float]:
     latencies = []
     for number in range(turns):
         started = time.perf_counter()
-        for _ in agent.run_turn(todo.user_id, conversation_id, f"add task number {number}"):
+        for _ in agent.run_turn(todo, conversation_id, f"add task number {number}"):
             pass
         latencies.append(time.perf_counter() - started)
     return latencies
@@ -47,9 +47,9 @@ def main() -> None:
         settings = UISettings(mcp_url=f"{base}/mcp", openai_api_key="bench", openai_base_url=fake.base_url)
         model_agent = Agent.from_settings(connection, settings)
         offline_agent = Agent(connection, settings, llm=None)
-        measure(model_agent, TodoClient(connection, "warm-up"), 5)
-        with_model = measure(model_agent, TodoClient(connection, "bench-model"), args.turns)
-        offline = measure(offline_agent, TodoClient(connection, "bench-offline"), args.turns)
+        measure(model_agent, TodoClient(connection, acting_for="warm-up"), 5)
+        with_model = measure(model_agent, TodoClient(connection, acting_for="bench-model"), args.turns)
+        offline = measure(offline_agent, TodoClient(connection, acting_for="bench-offline"), args.turns)
         connection.close()
     print(f"\nChat turn overhead over {args.turns} turns (model answering at once)\n{HEADER}")
     print(

@@ -17,7 +17,11 @@ from tests.support import TOKEN_SHA256, ServerThread, mcp_client
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"database_url": database_url, "mcp_service_token_sha256": TOKEN_SHA256, "log_level": "WARNING"}
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "mcp_service_token_sha256": TOKEN_SHA256,
+        "log_level": "WARNING",
+    }
     values.update(overrides)
     return Settings.model_validate(values)
 

@@ -1,4 +1,4 @@
-"""Fixtures for the UI tier: one MCP connection per module, the agent against a local fake model."""
+"""Fixtures for the UI tier: one MCP connection (the page's service token) per module."""
 
 from collections.abc import Iterator
 
@@ -17,4 +17,5 @@ def connection(mcp_url: str) -> Iterator[McpConnection]:
 
 @pytest.fixture
 def todo(connection: McpConnection, user_id: str) -> TodoClient:
-    return TodoClient(connection, user_id)
+    """The page's view: the service token, acting for this test's user."""
+    return TodoClient(connection, acting_for=user_id)

@@ -17,13 +17,20 @@ from app.client import (
     McpConnection,
     ServiceUnavailable,
     TodoClient,
+    TokenRefused,
     ToolError,
 )
 from tests.support import TOKEN
 
 
+def personal_token(mcp_url: str, user_id: str) -> str:
+    """A personal access token for `user_id`, made as the page makes one (the service token acting for them)."""
+    with McpConnection(mcp_url, TOKEN, timeout=10) as service:
+        return TodoClient(service, acting_for=user_id).create_access_token("notebook").token
+
+
 def test_the_notebook_example(mcp_url: str, user_id: str) -> None:
-    todo = TodoClient.open(mcp_url, token=TOKEN, user_id=user_id)
+    todo = TodoClient.open(mcp_url, token=personal_token(mcp_url, user_id))
     try:
         task = todo.add_task("send Q3 report", priority="high", due_date=dt.date(2026, 11, 27), tags=["work"])
         todo.add_task("buy milk", priority="low")
@@ -43,23 +50,59 @@ def test_the_notebook_example(mcp_url: str, user_id: str) -> None:
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
-    todo = TodoClient.open("http://127.0.0.1:9/mcp", token=TOKEN, user_id="nobody", timeout=2)
+    todo = TodoClient.open("http://127.0.0.1:9/mcp", token=TOKEN, timeout=2)
     try:
-        with pytest.raises(ServiceUnavailable, match="not reachable"):
+        with pytest.raises(ServiceUnavailable, match="not reachable") as failed:
             todo.list_tasks()
+        assert not isinstance(failed.value, TokenRefused), "nothing listened: an outage, not a refusal"
     finally:
         todo.connection.close()
 
 
 def test_a_wrong_token_is_refused_without_retrying(mcp_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    todo = TodoClient.open(mcp_url, token="not-the-token-0123456789", user_id="nobody")
+    todo = TodoClient.open(mcp_url, token="not-the-token-0123456789")
     try:
-        with pytest.raises(ServiceUnavailable) as refused:
+        with pytest.raises(TokenRefused) as refused:
             todo.list_tasks()
-        assert refused.value.detail == "HTTP 401: credentials refused"
-        assert "check MCP_AUTH_TOKEN" in caplog.text and "not-the-token" not in caplog.text
+        assert isinstance(refused.value, ServiceUnavailable), "the page keeps the text as in an outage"
+        assert refused.value.status == 401 and refused.value.detail.startswith("HTTP 401: The token is wrong")
+        assert "refused the credential (HTTP 401)" in str(refused.value) and "not reachable" not in str(refused.value)
+        assert "refused the credential (HTTP 401)" in caplog.text and "not-the-token" not in caplog.text
     finally:
         todo.connection.close()
+
+
+def test_a_wrong_personal_token_is_refused(mcp_url: str) -> None:
+    todo = TodoClient.open(mcp_url, token="todo_pat_" + "0" * 40)
+    try:
+        with pytest.raises(TokenRefused) as refused:
+            todo.list_tasks()
+        assert refused.value.status == 401
+    finally:
+        todo.connection.close()
+
+
+def test_the_service_token_must_name_the_user(mcp_url: str, user_id: str) -> None:
+    with McpConnection(mcp_url, TOKEN, timeout=10) as connection:
+        with pytest.raises(TokenRefused, match="X-Todo-User") as refused:
+            TodoClient(connection).list_tasks()
+        assert refused.value.status == 400
+        assert TodoClient(connection, acting_for=user_id).list_tasks().total == 0, "the same token, naming a user"
+
+
+def test_a_personal_token_acts_for_its_owner_only(mcp_url: str, user_id: str) -> None:
+    with McpConnection(mcp_url, TOKEN, timeout=10) as service:
+        TodoClient(service, acting_for=user_id + ".other").add_task("someone else's")
+        todo = TodoClient.open(mcp_url, token=personal_token(mcp_url, user_id))
+        try:
+            todo.add_task("mine")
+            assert [t.title for t in todo.list_tasks().tasks] == ["mine"]
+            assert [t.title for t in TodoClient(service, acting_for=user_id).list_tasks().tasks] == ["mine"]
+            with pytest.raises(TokenRefused) as refused:
+                TodoClient(todo.connection, acting_for=user_id + ".other").list_tasks()
+            assert refused.value.status == 403
+        finally:
+            todo.connection.close()
 
 
 class CannedServer:
@@ -105,7 +148,7 @@ def test_each_request_stands_alone_and_carries_the_protocol_version_and_the_requ
     with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
         turn = REQUEST_ID.set("turn-1234")
         try:
-            assert connection.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})["total"] == 0
+            assert connection.call("list_tasks", {"idempotency_key": "k"})["total"] == 0
         finally:
             REQUEST_ID.reset(turn)
         [(headers, request)] = server.requests
@@ -115,6 +158,17 @@ def test_each_request_stands_alone_and_carries_the_protocol_version_and_the_requ
         assert (headers["mcp-method"], headers["mcp-name"]) == ("tools/call", "list_tasks")
         assert headers["x-request-id"] == "turn-1234"
         assert headers["authorization"] == f"Bearer {TOKEN}"
+        assert "x-todo-user" not in headers, "a bare connection names no one"
+
+
+def test_a_client_acting_for_a_user_names_them_on_every_request() -> None:
+    reply = lambda request: json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result_of(request)})  # noqa: E731
+    with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
+        todo = TodoClient(connection, acting_for="me@example.com")
+        assert todo.call_tool("list_tasks", {"idempotency_key": "k"})["total"] == 0
+        assert todo.call("list_tasks", idempotency_key="k2", tag=None)["total"] == 0
+        assert [headers["x-todo-user"] for headers, _ in server.requests] == ["me@example.com"] * 2
+        assert all("user_id" not in request["params"].get("arguments", {}) for _, request in server.requests)
 
 
 def test_an_answer_as_an_event_stream_is_read() -> None:
@@ -124,7 +178,7 @@ def test_an_answer_as_an_event_stream_is_read() -> None:
         return f"event: message\ndata: {json.dumps(notice)}\n\nevent: message\ndata: {json.dumps(answer)}\n\n"
 
     with CannedServer(200, "text/event-stream", reply) as server, McpConnection(server.url, TOKEN) as connection:
-        assert connection.call("list_tasks", {"user_id": "u", "idempotency_key": "k"}) == {"tasks": [], "total": 0}
+        assert connection.call("list_tasks", {"idempotency_key": "k"}) == {"tasks": [], "total": 0}
 
 
 @pytest.mark.parametrize(
@@ -142,7 +196,7 @@ def test_an_answer_that_is_not_a_result_is_a_clear_error(
 ) -> None:
     with CannedServer(status, content_type, lambda request: body) as server, McpConnection(server.url, TOKEN) as conn:
         with pytest.raises(error, match=message):
-            conn.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})
+            conn.call("list_tasks", {"idempotency_key": "k"})
         assert len(server.requests) == 1, "an answer is not retried, whatever it says"
 
 
@@ -152,13 +206,13 @@ def test_a_bad_gateway_is_retried_then_reported() -> None:
         McpConnection(server.url, TOKEN) as c,
     ):
         with pytest.raises(ServiceUnavailable) as failed:
-            c.call("list_tasks", {"user_id": "u", "idempotency_key": "k"})
+            c.call("list_tasks", {"idempotency_key": "k"})
         assert failed.value.detail == "HTTP 502" and len(server.requests) == 1 + RETRIES
 
 
 def test_a_lone_surrogate_reaches_the_server_and_is_refused_there(mcp_url: str, user_id: str) -> None:
     """A model's arguments can decode to a lone surrogate ("\\ud800"), which UTF-8 cannot carry."""
-    todo = TodoClient.open(mcp_url, token=TOKEN, user_id=user_id)
+    todo = TodoClient(McpConnection(mcp_url, TOKEN), acting_for=user_id)
     try:
         with pytest.raises(ToolError, match="title"):
             todo.add_task("a\ud800b")

@@ -84,7 +84,7 @@ def test_a_new_session_with_the_link_shows_the_history(page_env: str) -> None:
 
 
 def test_another_users_conversation_is_not_found(page_env: str, connection: McpConnection) -> None:
-    other = TodoClient(connection, page_env + ".other")
+    other = TodoClient(connection, acting_for=page_env + ".other")
     foreign = str(other.create_conversation().conversation_id)
     other.append_messages(foreign, [MessageIn(role="user", content="secret")])
     at = open_page(foreign)
@@ -100,12 +100,12 @@ def test_a_malformed_conversation_id_is_not_found(page_env: str) -> None:
 
 def test_new_conversation_and_delete_from_the_sidebar(page_env: str, todo: TodoClient) -> None:
     at = say(open_page(), "add water plants")
-    at.sidebar.button[0].click().run()  # ➕ New conversation
+    next(button for button in at.sidebar.button if "New conversation" in button.label).click().run()
     assert "c" not in at.query_params
     assert any("What do you need to get done?" in text for text in texts(at))
     delete = next(button for button in at.sidebar.button if button.key and button.key.startswith("delete-"))
     delete.click().run()
-    assert TodoClient(todo.connection, page_env).list_conversations().total == 0
+    assert TodoClient(todo.connection, acting_for=page_env).list_conversations().total == 0
     assert any("No conversations yet" in caption.value for caption in at.sidebar.caption)
 
 

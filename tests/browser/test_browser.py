@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from app.client import TodoClient
+from app.client import McpConnection, TodoClient
 from mcp_server.embedded import free_port
 from tests.fakes.openai_server import Call, FakeOpenAI, Text, ToolCalls
 from tests.support import TOKEN
@@ -311,8 +311,9 @@ def header_cells(page: Page) -> list[str]:
 
 
 def server_tasks(mcp_url: str, user: str) -> list[tuple[int, str, str]]:
-    """(number, title, priority) of the user's open tasks, read through the MCP server, not the page."""
-    client = TodoClient.open(mcp_url, TOKEN, user)
+    """(number, title, priority) of the user's open tasks, read through the MCP server (with the page's service
+    token, acting for the user), not the page."""
+    client = TodoClient(McpConnection(mcp_url, TOKEN), acting_for=user)
     try:
         return [(t.id, t.title, t.priority) for t in client.list_tasks(status="open").tasks]
     finally:

@@ -23,7 +23,7 @@ from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.offline import ToolStep
 from app.settings import UISettings
 from mcp_server.embedded import free_port
-from tests.support import TOKEN
+from tests.support import TOKEN_SHA256
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,8 @@ def inject(category: str, count: int = 1) -> None:
 
 
 class McpProcess:
-    """`python -m mcp_server` on a fixed port; kill -9 it and start it again on the same port."""
+    """`python -m mcp_server` on a fixed port; kill -9 it and start it again on the same port. It knows the page's
+    service token (tests.support.TOKEN) by its SHA-256 only, as in production."""
 
     def __init__(self, database_url: str, port: int | None = None, **env: str):
         self.database_url = database_url
@@ -63,9 +64,9 @@ class McpProcess:
     def launch(self) -> "McpProcess":
         """Start the process without waiting (several replicas start in parallel)."""
         env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name != "MCP_AUTH_TOKEN"},  # the page's, not ours
             "DATABASE_URL": self.database_url,
-            "MCP_AUTH_TOKEN": TOKEN,
+            "MCP_SERVICE_TOKEN_SHA256": TOKEN_SHA256,
             "MCP_PORT": str(self.port),
             "MCP_HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
@@ -392,12 +393,12 @@ class TurnOutcome:
         return [event.step for event in self.events if isinstance(event, StepFinished)]
 
 
-def take_turn(agent: Agent, user_id: str, conversation_id: str, text: str) -> TurnOutcome:
-    """Run one turn to its end; a ServiceUnavailable/ToolError (the user's message could not be stored) or a
+def take_turn(agent: Agent, client: TodoClient, conversation_id: str, text: str) -> TurnOutcome:
+    """Run one turn as `client`'s caller to its end; a ServiceUnavailable/ToolError (the user's message could not be stored) or a
     TurnInterrupted (it was, then the task service failed) it raises is kept with the events before it."""
     outcome = TurnOutcome(events=[])
     try:
-        for event in agent.run_turn(user_id, conversation_id, text):
+        for event in agent.run_turn(client, conversation_id, text):
             outcome.events.append(event)
     except (ServiceUnavailable, ToolError, TurnInterrupted) as exc:
         outcome.error = exc

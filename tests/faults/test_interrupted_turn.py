@@ -32,13 +32,13 @@ def test_a_turn_abandoned_in_the_middle_of_a_step_leaves_a_well_formed_history(
     turn closed at either yield stores a call without its result (openai_history then hides it from the model,
     which is not told that add_task ran: at step-finished the task exists and nothing stored says so)."""
     connection = connect(mcp_process().url)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     fake.script(ToolCalls([Call("add_task", {"title": "pay rent"}, id="call_rent")]), Text("Added task 1: pay rent."))
 
     inject("turn_abandoned")
-    turn = agent.run_turn(user_id, conversation_id, "add pay rent")
+    turn = agent.run_turn(todo, conversation_id, "add pay rent")
     for event in turn:
         if isinstance(event, stop_at):
             break

@@ -76,7 +76,7 @@ def test_a_conversation_goes_on_after_the_server_is_killed_and_restarted(
 ) -> None:
     server = mcp_process()
     connection = connect(server.url)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = offline_agent(connection) if mode == "offline" else model_agent(connection, fake.base_url)
     if mode == "model":
         fake.script(
@@ -87,15 +87,15 @@ def test_a_conversation_goes_on_after_the_server_is_killed_and_restarted(
         )
     conversation_id = str(todo.create_conversation().conversation_id)
 
-    assert "Added task 1" in take_turn(agent, user_id, conversation_id, "add buy milk").text
-    listed = take_turn(agent, user_id, conversation_id, "what's open?")
+    assert "Added task 1" in take_turn(agent, todo, conversation_id, "add buy milk").text
+    listed = take_turn(agent, todo, conversation_id, "what's open?")
     assert listed.error is None and "buy milk" in listed.text
     before = todo.get_conversation(conversation_id).messages
     model_requests = len(fake.requests)
 
     server.kill()
     started = time.monotonic()
-    lost = take_turn(agent, user_id, conversation_id, "add call mom")
+    lost = take_turn(agent, todo, conversation_id, "add call mom")
     assert isinstance(lost.error, ServiceUnavailable), lost
     assert "not reachable" in str(lost.error)
     assert time.monotonic() - started < 5, "a dead server fails the turn fast"
@@ -114,7 +114,7 @@ def test_a_conversation_goes_on_after_the_server_is_killed_and_restarted(
 
     if mode == "model":
         fake.script(ToolCalls([Call("add_task", {"title": "call mom"})]), Text("Added task 2: call mom."))
-    resent = take_turn(agent, user_id, conversation_id, "add call mom")
+    resent = take_turn(agent, todo, conversation_id, "add call mom")
     assert resent.error is None and "Added task 2" in resent.text
     assert titles(todo) == ["buy milk", "call mom"]
     assert user_texts(todo, conversation_id) == ["add buy milk", "what's open?", "add call mom"]
@@ -140,7 +140,7 @@ def test_the_server_killed_while_the_model_is_thinking(
     the server is back, is well formed and adds the task once."""
     server = mcp_process()
     connection = connect(server.url)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     sorry = "I could not reach your task list; please try again in a moment."
@@ -155,7 +155,7 @@ def test_the_server_killed_while_the_model_is_thinking(
     fake.default = kill_then_call
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="app.agent"):
-        outcome = take_turn(agent, user_id, conversation_id, "add water plants")
+        outcome = take_turn(agent, todo, conversation_id, "add water plants")
     took = time.monotonic() - started
     assert outcome.error is None and outcome.notices == [], outcome
     [step] = outcome.steps
@@ -178,7 +178,7 @@ def test_the_server_killed_while_the_model_is_thinking(
     assert titles(todo) == [], "the tool call never reached a server"
 
     fake.script(ToolCalls([Call("add_task", {"title": "water plants"})]), Text("Added task 1: water plants."))
-    again = take_turn(agent, user_id, conversation_id, "add water plants, please")
+    again = take_turn(agent, todo, conversation_id, "add water plants, please")
     assert again.error is None and "Added task 1" in again.text
     assert titles(todo) == ["water plants"]
     assert_well_formed(fake.requests[-1]["messages"][1:])
@@ -200,16 +200,16 @@ def test_a_frozen_server_times_out_and_comes_back(
     timeout = 2.0
     server = mcp_process()
     connection = connect(server.url, timeout=timeout)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = offline_agent(connection)
     conversation_id = str(todo.create_conversation().conversation_id)
-    assert take_turn(agent, user_id, conversation_id, "add buy milk").error is None
+    assert take_turn(agent, todo, conversation_id, "add buy milk").error is None
     before = todo.get_conversation(conversation_id).messages
 
     server.freeze()
     try:
         started = time.monotonic()
-        frozen = take_turn(agent, user_id, conversation_id, "add call mom")
+        frozen = take_turn(agent, todo, conversation_id, "add call mom")
         took = time.monotonic() - started
         assert isinstance(frozen.error, ServiceUnavailable) and frozen.events == [], frozen
         assert timeout - 0.5 < took < 2 * timeout - 0.5, f"the turn failed after {took:.1f} s, not one timeout"
@@ -230,7 +230,7 @@ def test_a_frozen_server_times_out_and_comes_back(
         "of the timed-out turn, at most the user's message (sent once), and nothing after it"
     )
     assert titles(todo) == ["buy milk"], "the timed-out turn added no task"
-    again = take_turn(agent, user_id, conversation_id, "add pay rent")
+    again = take_turn(agent, todo, conversation_id, "add pay rent")
     assert again.error is None and "Added task 2" in again.text
     assert titles(todo) == ["buy milk", "pay rent"]
     assert user_texts(todo, conversation_id) == [m.content for m in after if m.role == "user"] + ["add pay rent"]
@@ -274,13 +274,13 @@ def test_a_read_that_fails_in_transport_is_retried(
 ) -> None:
     """A read is tried up to 1 + MCP_RETRIES times, a little apart: it works when only the last try is answered."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     todo.add_task("buy milk")
     conversation_id = str(todo.create_conversation().conversation_id)
     failed = fail(proxy, "list_tasks", fault, tries)
     proxy.drop_response("get_conversation")
 
-    listed = take_turn(offline_agent(connection), user_id, conversation_id, "what's open?")
+    listed = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
     assert listed.error is None and "buy milk" in listed.text, listed
     attempts = proxy.calls("list_tasks")
     assert [(c.status, c.dropped) for c in attempts] == [*failed, (200, False)], "failed tries, then one that worked"
@@ -296,15 +296,15 @@ def test_an_offline_turn_whose_tool_fails_every_try_is_interrupted_with_the_mess
     """The user's message is stored, then list_tasks fails on every try: the turn raises TurnInterrupted (the page
     then says the message is saved, not that it was not sent), the message is stored once, asking again works."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     todo.add_task("buy milk")
     conversation_id = str(todo.create_conversation().conversation_id)
     fail(proxy, "list_tasks", "refused", 1 + MCP_RETRIES)
 
-    outcome = take_turn(offline_agent(connection), user_id, conversation_id, "what's open?")
+    outcome = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
     assert isinstance(outcome.error, TurnInterrupted) and "not reachable" in str(outcome.error), outcome
     assert user_texts(todo, conversation_id) == ["what's open?"]
-    again = take_turn(offline_agent(connection), user_id, conversation_id, "what's open?")
+    again = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
     assert again.error is None and "buy milk" in again.text
     assert_well_formed(stored_history(todo, conversation_id))
 
@@ -318,12 +318,12 @@ def test_a_model_turn_whose_message_cannot_be_stored_asks_nothing_and_stores_at_
     (neither a 502 nor a lost answer tells), the model is not asked, the message is stored at most once (all the
     tries carry one idempotency key), and asking again works."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     failed = fail(proxy, "append_messages", fault, 1 + MCP_RETRIES)
 
-    outcome = take_turn(agent, user_id, conversation_id, "add pay rent")
+    outcome = take_turn(agent, todo, conversation_id, "add pay rent")
     assert isinstance(outcome.error, ServiceUnavailable) and outcome.events == [], outcome
     assert outcome.error.maybe_done
     assert [(c.status, c.dropped) for c in proxy.calls("append_messages")] == failed
@@ -334,7 +334,7 @@ def test_a_model_turn_whose_message_cannot_be_stored_asks_nothing_and_stores_at_
     assert stored == (["add pay rent"] if fault == "lost" else []), "stored by the first try that arrived, once"
 
     fake.script(ToolCalls([Call("add_task", {"title": "pay rent"})]), Text("Added task 1: pay rent."))
-    again = take_turn(agent, user_id, conversation_id, "add pay rent")
+    again = take_turn(agent, todo, conversation_id, "add pay rent")
     assert again.error is None and "Added task 1" in again.text
     assert titles(todo) == ["pay rent"]
     assert user_texts(todo, conversation_id) == [*stored, "add pay rent"]
@@ -346,7 +346,7 @@ def test_a_model_add_task_whose_response_is_lost_creates_one_task(
     proxied: tuple[HttpProxy, McpConnection], fake: FakeOpenAI, user_id: str
 ) -> None:
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     proxy.drop_response("add_task")
@@ -355,7 +355,7 @@ def test_a_model_add_task_whose_response_is_lost_creates_one_task(
         Text("Added task 1: pay rent."),
     )
 
-    outcome = take_turn(agent, user_id, conversation_id, "add pay rent, high priority")
+    outcome = take_turn(agent, todo, conversation_id, "add pay rent, high priority")
     assert outcome.error is None and outcome.notices == [], outcome
     [step] = outcome.steps
     assert step.error is None and step.result is not None and step.result["id"] == 1
@@ -378,7 +378,7 @@ def test_a_model_add_task_that_never_gets_an_answer_is_reported_unknown_and_done
     once. The model is told whether it was done is unknown, checks with list_tasks, and answers. The whole turn
     is stored, every call answered."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     failed = fail(proxy, "add_task", fault, 1 + MCP_RETRIES)
@@ -389,7 +389,7 @@ def test_a_model_add_task_that_never_gets_an_answer_is_reported_unknown_and_done
     )
     done = ["pay rent"] if fault == "lost" else []
 
-    outcome = take_turn(agent, user_id, conversation_id, "add pay rent")
+    outcome = take_turn(agent, todo, conversation_id, "add pay rent")
     assert outcome.error is None and outcome.notices == [], outcome
     added, checked = outcome.steps
     assert added.result is None and added.error == unknown_outcome("add_task"), added
@@ -416,12 +416,12 @@ def test_an_offline_add_task_whose_response_is_lost_creates_one_task(
     for its first add), so the lost answer is retried with the same key: one task, and the turn succeeds at the
     first attempt (the user is not asked to send it again)."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = offline_agent(connection)
     conversation_id = str(todo.create_conversation().conversation_id)
     proxy.drop_response("add_task")
 
-    outcome = take_turn(agent, user_id, conversation_id, "add renew passport")
+    outcome = take_turn(agent, todo, conversation_id, "add renew passport")
     assert outcome.error is None and "Added task 1" in outcome.text, outcome
     attempts = proxy.calls("add_task")
     assert [(a.status, a.dropped) for a in attempts] == [(200, True), (200, False)], "committed, lost, retried"
@@ -438,7 +438,7 @@ def test_a_lost_response_of_a_write_mid_turn_leaves_a_well_formed_history(
     it was done is unknown), the model is told and answers, and the whole turn is stored at its end: the call,
     its result and the reply. Every later model request carries the call with its result."""
     proxy, connection = proxied
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     todo.add_task("old chore")
     agent = model_agent(connection, fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
@@ -446,7 +446,7 @@ def test_a_lost_response_of_a_write_mid_turn_leaves_a_well_formed_history(
     reply = "I could not tell whether task 1 was deleted."
     fake.script(ToolCalls([Call("delete_task", {"task_id": 1}, id="call_del")]), Text(reply))
 
-    outcome = take_turn(agent, user_id, conversation_id, "delete task 1")
+    outcome = take_turn(agent, todo, conversation_id, "delete task 1")
     assert outcome.error is None and outcome.notices == [], outcome
     [step] = outcome.steps
     assert step.result is None and step.error == unknown_outcome("delete_task"), step
@@ -464,7 +464,7 @@ def test_a_lost_response_of_a_write_mid_turn_leaves_a_well_formed_history(
     ]
 
     fake.script(Text("Your list is empty."))
-    assert take_turn(agent, user_id, conversation_id, "what's left?").error is None
+    assert take_turn(agent, todo, conversation_id, "what's left?").error is None
     assert_well_formed(stored_history(todo, conversation_id))
     sent = fake.requests[-1]["messages"][1:]
     assert_well_formed(sent)
@@ -528,7 +528,7 @@ def test_the_page_with_the_server_down_shows_the_error_and_the_typed_text(
     say(at, "add call the plumber")
     assert not at.error
     assert any("Added task 1" in m.value for m in at.markdown)
-    todo = TodoClient(connect(server.url), user_id)
+    todo = TodoClient(connect(server.url), acting_for=user_id)
     assert titles(todo) == ["call the plumber"]
     [conversation] = todo.list_conversations().conversations
     assert user_texts(todo, str(conversation.conversation_id)) == ["add call the plumber"]
@@ -561,7 +561,7 @@ def test_the_page_in_a_conversation_with_the_server_down_shows_the_typed_text(
     server.start()
     say(at, "add call mom")
     assert not at.error and any("Added task 2" in m.value for m in at.markdown)
-    todo = TodoClient(connect(server.url), user_id)
+    todo = TodoClient(connect(server.url), acting_for=user_id)
     assert user_texts(todo, conversation_id) == ["add buy milk", "add call mom"]
     assert titles(todo) == ["buy milk", "call mom"]
 
@@ -597,7 +597,7 @@ def test_the_page_says_the_message_is_saved_when_the_turn_fails_after_storing_it
         assert "delete task 1" not in [c.value for c in at.code], "not offered to send again"
         assert [c.dropped for c in proxy.calls("delete_task")] == [True]
 
-        todo = TodoClient(connect(server.url), user_id)
+        todo = TodoClient(connect(server.url), acting_for=user_id)
         assert user_texts(todo, conversation_id) == ["add buy milk", "delete task 1"]
         at.run()
         assert not at.error
@@ -626,7 +626,7 @@ def test_a_lost_answer_to_storing_the_message_is_retried_and_stores_it_once(
         dropped = [c for c in proxy.calls("append_messages") if c.dropped]
         assert [c.status for c in dropped] == [200], "the server answered (it stored the message); the answer was lost"
 
-        todo = TodoClient(connect(server.url), user_id)
+        todo = TodoClient(connect(server.url), acting_for=user_id)
         assert user_texts(todo, conversation_id) == ["add buy milk", "add call mom"], "stored once"
         assert titles(todo) == ["buy milk", "call mom"]
 
@@ -646,5 +646,5 @@ def test_a_message_whose_fate_is_unknown_is_not_called_unsent(
         say(at, "add call mom")
         assert any(MAYBE_SENT in e for e in errors(at)) and not any(NOT_SENT in e for e in errors(at)), errors(at)
         assert "add call mom" in [c.value for c in at.code], "the typed text is shown back"
-        todo = TodoClient(connect(server.url), user_id)
+        todo = TodoClient(connect(server.url), acting_for=user_id)
         assert user_texts(todo, conversation_id) == ["add buy milk", "add call mom"], "stored once, by the first try"

@@ -180,7 +180,7 @@ def test_a_conversation_mixing_good_and_failing_model_turns(
 ) -> None:
     """With a window of 5 the model sees only the recent messages: the window may start inside a turn (at a tool
     result), and the history sent must still be well formed."""
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = agent_for(connection, fake, history_messages=window)
     conversation_id = str(todo.create_conversation().conversation_id)
     typed: list[str] = []
@@ -191,7 +191,7 @@ def test_a_conversation_mixing_good_and_failing_model_turns(
         fake.default = step.default or Text("(unexpected extra model request)")
         if step.fault:
             inject(step.fault, step.faults)
-        outcome: TurnOutcome = take_turn(agent, user_id, conversation_id, step.text)
+        outcome: TurnOutcome = take_turn(agent, todo, conversation_id, step.text)
         typed.append(step.text)
         where = f"turn {step.text!r}"
 
@@ -233,7 +233,7 @@ def test_a_model_that_numbers_its_tool_calls_per_answer_adds_every_task(
     key names the turn (its message count) and the round as well as the call id, so an add in a later turn, or in
     a later round of the same turn, gets a key of its own: each task is added, none answered with an earlier one.
     (The call ids themselves repeat in the stored history: that is the provider's doing, not checked here.)"""
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = agent_for(connection, fake)
     conversation_id = str(todo.create_conversation().conversation_id)
     inject("model_repeated_tool_call_ids", 2)
@@ -246,11 +246,11 @@ def test_a_model_that_numbers_its_tool_calls_per_answer_adds_every_task(
         ToolCalls([Call("add_task", {"title": "water plants"}, id="call_0")]),
         Text("Added call mom and water plants."),
     )
-    take_turn(agent, user_id, conversation_id, "add buy milk")
-    second = take_turn(agent, user_id, conversation_id, "add pay rent")
+    take_turn(agent, todo, conversation_id, "add buy milk")
+    second = take_turn(agent, todo, conversation_id, "add pay rent")
     [step] = second.steps
     assert step.result is not None and step.result["title"] == "pay rent", step.result
-    third = take_turn(agent, user_id, conversation_id, "add call mom, then water plants")
+    third = take_turn(agent, todo, conversation_id, "add call mom, then water plants")
     assert [s.result["title"] for s in third.steps if s.result] == ["call mom", "water plants"], third.steps
     assert [t.title for t in todo.list_tasks(status="all").tasks] == [
         "buy milk",
@@ -264,13 +264,13 @@ def test_a_slow_model_is_given_up_on_within_the_timeout_and_its_retries(
     connection: McpConnection, fake: FakeOpenAI, user_id: str
 ) -> None:
     """The whole turn with a model that never answers takes about timeout x (1 + retries), not the model's delay."""
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = agent_for(connection, fake, model_timeout=0.5)
     conversation_id = str(todo.create_conversation().conversation_id)
     inject("model_slow", 1 + RETRIES)
     fake.default = Delay(30.0, Text("far too late"))
     started = time.monotonic()
-    outcome = take_turn(agent, user_id, conversation_id, "add call the bank")
+    outcome = take_turn(agent, todo, conversation_id, "add call the bank")
     took = time.monotonic() - started
     assert len(fake.requests) == 1 + RETRIES
     assert took < 0.5 * (1 + RETRIES) + 3, f"the turn took {took:.1f} s"

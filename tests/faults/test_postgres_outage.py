@@ -76,10 +76,10 @@ def test_calls_fail_fast_and_recover_without_restarting_anything(
     outage: Outage, server: McpProcess, connect: Callable[..., McpConnection], user_id: str
 ) -> None:
     connection = connect(server.url)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     agent = offline_agent(connection)
     conversation_id = str(todo.create_conversation().conversation_id)
-    assert "Added task 1" in take_turn(agent, user_id, conversation_id, "add buy milk").text
+    assert "Added task 1" in take_turn(agent, todo, conversation_id, "add buy milk").text
     before = todo.get_conversation(conversation_id).messages
     assert readiness(server)[0] == 200
     pid = server.process.pid if server.process else None
@@ -93,7 +93,7 @@ def test_calls_fail_fast_and_recover_without_restarting_anything(
     fails_fast_with_storage_down(lambda: todo.complete_task(1))
 
     started = time.monotonic()
-    turn = take_turn(agent, user_id, conversation_id, "add call mom")
+    turn = take_turn(agent, todo, conversation_id, "add call mom")
     assert isinstance(turn.error, ToolError) and str(turn.error) == STORAGE_DOWN
     assert turn.events == [], "the turn failed on storing the user's message, before anything else"
     assert time.monotonic() - started < 5
@@ -103,7 +103,7 @@ def test_calls_fail_fast_and_recover_without_restarting_anything(
     assert server.process is not None and server.process.poll() is None and server.process.pid == pid
     assert todo.get_conversation(conversation_id).messages == before, "no part of the failed turn was stored"
     assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk"]
-    again = take_turn(agent, user_id, conversation_id, "add call mom")
+    again = take_turn(agent, todo, conversation_id, "add call mom")
     assert again.error is None and "Added task 2" in again.text
     assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk", "call mom"]
     assert_well_formed(stored_history(todo, conversation_id))
@@ -121,12 +121,12 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
     result, reply) are stored all together or not at all: here not at all, which is logged (the reply is lost,
     the user's message stays)."""
     connection = connect(server.url)
-    todo = TodoClient(connection, user_id)
+    todo = TodoClient(connection, acting_for=user_id)
     conversation_id = str(todo.create_conversation().conversation_id)
     with FakeOpenAI() as fake:
         agent = model_agent(connection, fake.base_url)
         fake.script(ToolCalls([Call("add_task", {"title": "buy milk"})]), Text("Added task 1: buy milk."))
-        assert take_turn(agent, user_id, conversation_id, "add buy milk").error is None
+        assert take_turn(agent, todo, conversation_id, "add buy milk").error is None
         before = todo.get_conversation(conversation_id).messages
 
         def stop_then_call(body: dict[str, Any]) -> Reply:
@@ -136,7 +136,7 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
 
         fake.default = stop_then_call
         with caplog.at_level(logging.WARNING, logger="app.agent"):
-            turn = take_turn(agent, user_id, conversation_id, "add pay rent")
+            turn = take_turn(agent, todo, conversation_id, "add pay rent")
         [step] = turn.steps
         assert step.error == STORAGE_DOWN, "the model was told the storage is down"
         assert fake.requests[-1]["messages"][-1]["content"] == f"Error: {STORAGE_DOWN}"
@@ -153,7 +153,7 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
 
         fake.default = Text("ok")
         fake.script(ToolCalls([Call("add_task", {"title": "pay rent"})]), Text("Added task 2: pay rent."))
-        assert take_turn(agent, user_id, conversation_id, "add pay rent").error is None
+        assert take_turn(agent, todo, conversation_id, "add pay rent").error is None
         assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk", "pay rent"]
         assert_well_formed(fake.requests[-1]["messages"][1:])
         assert_well_formed(stored_history(todo, conversation_id))

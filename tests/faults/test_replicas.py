@@ -32,7 +32,7 @@ def test_every_tool_works_whichever_replica_answers(
 ) -> None:
     with HttpProxy([server.port for server in replicas]) as proxy:
         connection = connect(proxy.url)
-        todo = TodoClient(connection, user_id)
+        todo = TodoClient(connection, acting_for=user_id)
 
         conversation_id = str(todo.create_conversation("replicas").conversation_id)
         todo.append_messages(conversation_id, [MessageIn(role="user", content="hello")])
@@ -48,7 +48,7 @@ def test_every_tool_works_whichever_replica_answers(
 
         agent = offline_agent(connection)
         for text in ("add call mom", "what's open?", "done with call mom", "delete task 2"):
-            outcome = take_turn(agent, user_id, conversation_id, text)
+            outcome = take_turn(agent, todo, conversation_id, text)
             assert outcome.error is None and outcome.text, (text, outcome)
         conversation = todo.get_conversation(conversation_id)
         assert [m.content for m in conversation.messages if m.role == "user"] == [
@@ -80,7 +80,7 @@ def test_one_replica_killed_behind_a_kubernetes_service(
     by_port = {server.port: server for server in replicas}
     with HttpProxy(list(by_port), balance="connection") as proxy:
         connection = connect(proxy.url)
-        todo = TodoClient(connection, user_id)
+        todo = TodoClient(connection, acting_for=user_id)
         conversation_id = str(todo.create_conversation().conversation_id)
         todo.add_task("buy milk")
         todo.append_messages(conversation_id, [MessageIn(role="user", content="before")])
@@ -108,7 +108,7 @@ def test_one_replica_killed_behind_a_kubernetes_service(
 
         agent = offline_agent(connection)
         for text in ("add call mom", "what's open?"):
-            outcome = take_turn(agent, user_id, conversation_id, text)
+            outcome = take_turn(agent, todo, conversation_id, text)
             assert outcome.error is None and outcome.text, (text, outcome)
         users = [m.content for m in todo.get_conversation(conversation_id).messages if m.role == "user"]
         assert users == ["before", "after", "add call mom", "what's open?"], "each message once"
@@ -125,7 +125,7 @@ def test_one_replica_killed_behind_a_per_request_balancer(
     live replica's turn, so every retry landed on the dead one. Requests now stand alone: nothing to reopen.)"""
     with HttpProxy([server.port for server in replicas], balance="request") as proxy:
         connection = connect(proxy.url)
-        todo = TodoClient(connection, user_id)
+        todo = TodoClient(connection, acting_for=user_id)
         conversation_id = str(todo.create_conversation().conversation_id)
         todo.add_task("buy milk")
         replicas[0].kill()

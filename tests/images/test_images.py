@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from mcp_server.embedded import LocalPostgres, free_port
-from tests.support import TOKEN
+from tests.support import TOKEN, TOKEN_SHA256
 
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]
 
@@ -38,7 +38,8 @@ EXTRA_CA = Path(os.environ.get("IMAGES_EXTRA_CA", "/etc/ssl/certs/ca-certificate
 # Where this host keeps CAs of its own (a TLS-intercepting proxy's): they must not end up in any image.
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 SIZE_LIMITS_MB = {"mcp": 250, "ui": 600}
-EXPECTED_TOOLS = 11
+EXPECTED_TOOLS = 11  # what a personal access token sees
+SERVICE_ONLY_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}  # the page's token, too
 FORBIDDEN = {"mcp": ["streamlit", "pandas", "pyarrow"], "ui": ["psycopg", "sqlalchemy"]}
 REQUIRED = {
     "mcp": ["mcp", "uvicorn", "sqlalchemy", "psycopg", "alembic", "mcp_server.server"],
@@ -205,7 +206,8 @@ def containers(images: Built, database_url: str, tmp_path_factory: pytest.TempPa
         name=f"todo-images-mcp-{RUN_ID}",
         image=images.tags["mcp"],
         port=free_port(),
-        env={"DATABASE_URL": database_url, "MCP_AUTH_TOKEN": TOKEN, "MCP_MIGRATE_ON_START": "false"},
+        # The server knows the page's service token by its SHA-256 only; the UI holds the token itself.
+        env={"DATABASE_URL": database_url, "MCP_SERVICE_TOKEN_SHA256": TOKEN_SHA256, "MCP_MIGRATE_ON_START": "false"},
     )
     mcp.env["MCP_PORT"] = str(mcp.port)
     ui = Container(
@@ -218,7 +220,8 @@ def containers(images: Built, database_url: str, tmp_path_factory: pytest.TempPa
     migrate = f"todo-images-migrate-{RUN_ID}"
     try:
         # As the chart does: migrations first (a one-off container), then the server with MCP_MIGRATE_ON_START off.
-        env = [arg for key in ("DATABASE_URL", "MCP_AUTH_TOKEN") for arg in ("--env", f"{key}={mcp.env[key]}")]
+        keys = ("DATABASE_URL", "MCP_SERVICE_TOKEN_SHA256")
+        env = [arg for key in keys for arg in ("--env", f"{key}={mcp.env[key]}")]
         podman("run", "--rm", "--name", migrate, "--network", "host", "--read-only", "--no-healthcheck", *env,
                mcp.image, "python", "-m", "mcp_server", "migrate", timeout=120)  # fmt: skip
         start_container(mcp)
@@ -250,12 +253,15 @@ def ui(containers: dict) -> Container:
 
 
 class JsonRpc:
-    """Streamable HTTP, stateless, JSON responses: one POST per message."""
+    """Streamable HTTP, stateless, JSON responses: one POST per message. With the page's service token (the
+    default) it must name the user it acts for (`user`, sent as X-Todo-User); a personal token names no one."""
 
-    def __init__(self, url: str, token: str | None = TOKEN):
+    def __init__(self, url: str, token: str | None = TOKEN, *, user: str | None = None):
         headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if user is not None:
+            headers["X-Todo-User"] = user
         self.url = url
         self.http = httpx2.Client(headers=headers, timeout=15)
         self.next_id = 0
@@ -322,19 +328,33 @@ def test_mcp_tools_over_json_rpc(mcp: Container) -> None:
     assert refused.status_code == 401
     assert refused.headers.get("www-authenticate", "").startswith("Bearer")
 
-    rpc = JsonRpc(f"{mcp.base_url}/mcp")
+    nameless = JsonRpc(f"{mcp.base_url}/mcp")  # the service token, naming no user
+    refused = nameless.post({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+    assert refused.status_code == 400 and "X-Todo-User" in refused.json()["error_description"], refused.text
+
+    user = f"images-{RUN_ID}@example.com"
+    rpc = JsonRpc(f"{mcp.base_url}/mcp", user=user)
     server = rpc.initialize()
     assert server["serverInfo"]["name"] == "todo"
     tools = rpc.call("tools/list")["tools"]
-    assert len(tools) == EXPECTED_TOOLS, sorted(tool["name"] for tool in tools)
-    assert "add_task" in {tool["name"] for tool in tools}
+    assert len(tools) == EXPECTED_TOOLS + len(SERVICE_ONLY_TOOLS), sorted(tool["name"] for tool in tools)
+    assert {"add_task", *SERVICE_ONLY_TOOLS} <= {tool["name"] for tool in tools}
 
-    user = f"images-{RUN_ID}@example.com"
-    added = rpc.call("tools/call", {"name": "add_task", "arguments": {"user_id": user, "title": "ship the images"}})
+    added = rpc.call("tools/call", {"name": "add_task", "arguments": {"title": "ship the images"}})
     assert not added.get("isError"), added
     task = added["structuredContent"]
     assert (task["id"], task["title"], task["completed"]) == (1, "ship the images", False)
-    listed = rpc.call("tools/call", {"name": "list_tasks", "arguments": {"user_id": user}})
+    listed = rpc.call("tools/call", {"name": "list_tasks", "arguments": {}})
+    assert "ship the images" in json.dumps(listed["structuredContent"])
+
+    # A personal access token made through the service token: it acts for its owner, without naming anyone.
+    made = rpc.call("tools/call", {"name": "create_access_token", "arguments": {"name": "images test"}})
+    assert not made.get("isError"), made
+    personal = JsonRpc(f"{mcp.base_url}/mcp", token=made["structuredContent"]["token"])
+    personal.initialize()
+    tools = personal.call("tools/list")["tools"]
+    assert len(tools) == EXPECTED_TOOLS and not SERVICE_ONLY_TOOLS & {tool["name"] for tool in tools}, tools
+    listed = personal.call("tools/call", {"name": "list_tasks", "arguments": {}})
     assert "ship the images" in json.dumps(listed["structuredContent"])
 
 
@@ -357,7 +377,7 @@ with urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/healthz", timeout=
     print("healthz", response.status, response.read().decode())
 
 async def main():
-    headers = {"Authorization": "Bearer " + os.environ["MCP_AUTH_TOKEN"]}
+    headers = {"Authorization": "Bearer " + os.environ["MCP_AUTH_TOKEN"], "X-Todo-User": os.environ["DEFAULT_USER"]}
     async with httpx2.AsyncClient(headers=headers, timeout=15) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             print("tools", len((await client.list_tools()).tools))
@@ -367,11 +387,12 @@ asyncio.run(main())
 
 
 def test_ui_container_reaches_the_mcp_container(ui: Container) -> None:
-    """From inside the UI container, with its own MCP_URL and token: /healthz, then tools/list via the SDK."""
+    """From inside the UI container, with its own MCP_URL and token (acting for its DEFAULT_USER, as the page
+    does): /healthz, then tools/list via the SDK."""
     result = ui.exec("python", "-c", REACH_MCP)
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'healthz 200 {"status":"ok"}' in result.stdout
-    assert f"tools {EXPECTED_TOOLS}" in result.stdout
+    assert f"tools {EXPECTED_TOOLS + len(SERVICE_ONLY_TOOLS)}" in result.stdout
 
 
 RENDER_PAGE = """
@@ -392,9 +413,9 @@ def test_ui_page_renders_inside_the_container(mcp: Container, ui: Container) -> 
     if not APP_MAIN.exists():
         pytest.skip("app/main.py is not written yet: the UI container runs a placeholder page")
     title = f"render check {RUN_ID}"
-    rpc = JsonRpc(f"{mcp.base_url}/mcp")
+    rpc = JsonRpc(f"{mcp.base_url}/mcp", user=UI_USER)
     rpc.initialize()
-    added = rpc.call("tools/call", {"name": "add_task", "arguments": {"user_id": UI_USER, "title": title}})
+    added = rpc.call("tools/call", {"name": "add_task", "arguments": {"title": title}})
     assert not added.get("isError"), added
     result = ui.exec("python", "-c", RENDER_PAGE)
     assert result.returncode == 0 and "rendered" in result.stdout, result.stdout + result.stderr
