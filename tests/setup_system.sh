@@ -20,3 +20,6 @@ fi
 if [ -x tests/images/setup_podman.sh ]; then
   bash tests/images/setup_podman.sh >/dev/null
 fi
+# The node packages of the independent MCP clients and checkers (tests/clients): npm ci from their lock files,
+# skipped when already installed from the same ones.
+bash tests/clients/install.sh
