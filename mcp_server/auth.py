@@ -109,6 +109,7 @@ NAMES_USER = Refusal(
     "insufficient_scope",
     f"A personal access token acts only for its owner: remove the {USER_HEADER} header.",
 )
+TWO_HEADERS = Refusal(400, "invalid_request", f"Send one Authorization header and at most one {USER_HEADER} header.")
 STORAGE_DOWN = Refusal(503, "temporarily_unavailable", "Storage unavailable, try again in a moment.")
 FOREIGN_ORIGIN = Refusal(
     403, "invalid_request", "Requests from this Origin are not allowed: add it to MCP_ALLOWED_ORIGINS on the server."
@@ -234,6 +235,9 @@ class CallerMiddleware:
         origin = headers.get("origin")
         if origin is not None and not origin_allowed(origin, self.allowed_origins):
             await self._refuse(FOREIGN_ORIGIN, send)
+            return
+        if len(headers.getlist(USER_HEADER)) > 1 or len(headers.getlist("authorization")) > 1:
+            await self._refuse(TWO_HEADERS, send)  # which one would count is not for a proxy to guess
             return
         outcome = await self.authenticator.resolve(headers.get("authorization"), headers.get(USER_HEADER))
         if isinstance(outcome, Refusal):

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from app.client import McpConnection
-from tests.reliability.support import COUNTS
+from tests.reliability.support import COUNTS, Callers
 from tests.support import TOKEN
 
 COUNTS_FILE = Path(__file__).resolve().parents[2] / "artifacts" / "reliability-counts.json"
@@ -25,10 +25,18 @@ def pg(database_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture
 def conn(mcp_url: str) -> Iterator[McpConnection]:
-    """One MCP client (the app's own, over real HTTP) for the whole test, shared by all its examples."""
+    """One MCP connection (the app's own client, over real HTTP, with the page's service token) for the whole
+    test, shared by all its examples and every user it acts for."""
     connection = McpConnection(mcp_url, TOKEN, timeout=30)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def callers(conn: McpConnection) -> Callers:
+    """The test's clients: `callers[user]` acts for `user` with the page's service token (X-Todo-User), one per
+    user, all on the test's one connection."""
+    return Callers(conn)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

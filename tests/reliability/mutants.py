@@ -33,12 +33,19 @@ CON = R + "test_concurrency.py::"
 REG = R + "test_regressions.py"
 MCP = "tests/mcp_server/"
 WIRE = R + "test_wire.py::"
-STORE, TOOLS, SERVER, SCHEMAS = (
+STORE, TOOLS, SERVER, SCHEMAS, AUTH, TOKENS = (
     "mcp_server/store.py",
     "mcp_server/tools.py",
     "mcp_server/server.py",
     "mcp_server/schemas.py",
+    "mcp_server/auth.py",
+    "mcp_server/tokens.py",
 )
+HEADERS = R + "test_properties.py::test_a_header_that_names_no_one_is_refused_for_every_tool"
+HEADER_CORPUS = R + "test_properties.py::test_every_tricky_text_as_the_x_todo_user_header"
+PAT_FLOOR = ISO + "test_a_personal_token_never_reaches_another_users_data"
+PAT_PROPERTY = ISO + "test_whatever_a_personal_token_sends_it_reaches_nothing_of_another_user"
+TOKEN_ISO = ISO + "test_access_tokens_of_another_user_answer_exactly_like_missing_ones"
 
 
 class Mutant(NamedTuple):
@@ -164,7 +171,7 @@ MUTANTS = [
         TOOLS,
         "        if clear_due_date and due_date is not None:\n            raise InvalidArguments(",
         "        if clear_due_date and due_date is not None:\n            with db.transaction() as conn:\n"
-        '                store.update_task(conn, user_id, task_id, {"due_date": due_date})\n'
+        '                store.update_task(conn, caller(ctx).user_id, task_id, {"due_date": due_date})\n'
         "            raise InvalidArguments(",
         [UPDATES],
     ),
@@ -253,6 +260,98 @@ MUTANTS = [
         '    return NotFound(f"Task {number} does not exist." + (" Call list_tasks to see the task numbers."'
         " if number < 10**6 else ''))",
         [ISO + "test_random_ids_answer_like_missing_ones"],
+    ),
+    Mutant(
+        "task lookups ignore the user",
+        STORE,
+        'OWN_TASK = (Task.user_id == bindparam("user_id"), Task.number == bindparam("number"))',
+        'OWN_TASK = (Task.user_id != bindparam("user_id") + "x", Task.number == bindparam("number"))',
+        [ISO + "test_task_numbers_of_another_user_answer_exactly_like_missing_ones", PAT_PROPERTY],
+    ),
+    Mutant(
+        "conversation lookups ignore the user",
+        STORE,
+        'OWN_CONVERSATION = (Conversation.id == bindparam("conversation_id"), Conversation.user_id == bindparam("user_id"))',
+        'OWN_CONVERSATION = (Conversation.id == bindparam("conversation_id"), Conversation.user_id != bindparam("user_id") + "x")',
+        [ISO + "test_conversations_of_another_user_answer_exactly_like_missing_ones", PAT_PROPERTY],
+    ),
+    # Who is calling (e1c1306): the credential, and the X-Todo-User header that goes with the service token
+    Mutant(
+        "personal token honours X-Todo-User",
+        AUTH,
+        "        if named_user is not None:\n            return NAMES_USER",
+        "        if named_user is not None:\n            return self._for_named_user(named_user)",
+        [PAT_FLOOR, PAT_PROPERTY],
+    ),
+    Mutant(
+        "personal token acts for a fixed user",
+        AUTH,
+        'found = Caller(row.user_id, "personal", row.id)',
+        'found = Caller("personal-tokens@example.com", "personal", row.id)',
+        [PAT_FLOOR, ISO + "test_listing_with_every_filter_shows_only_the_users_own_tasks"],
+    ),
+    Mutant(
+        "any todo_pat_ token acts for the newest token's owner",
+        TOKENS,
+        '        PersonalToken.token_hash == bindparam("token_hash"), *ACTIVE\n    )\n)',
+        '        PersonalToken.token_hash != bindparam("token_hash"), *ACTIVE\n    ).order_by(PersonalToken.created_at.desc()).limit(1)\n)',
+        [PAT_FLOOR, TOKEN_ISO],
+    ),
+    Mutant(
+        "service token without X-Todo-User acts for a default user",
+        AUTH,
+        "        if named_user is None:\n            return NO_USER",
+        '        if named_user is None:\n            named_user = "anonymous@example.com"',
+        [HEADERS],
+    ),
+    Mutant(
+        "X-Todo-User not checked",
+        AUTH,
+        'return Caller(user_id(decode_header_value(named_user) or ""), "service")',
+        'return Caller(decode_header_value(named_user) or "", "service")',
+        [HEADERS, WIRE + "test_raw_x_todo_user_headers_get_a_clean_answer", PROP + "[list_tasks]"],
+    ),
+    Mutant(
+        "X-Todo-User not stripped",
+        SCHEMAS,
+        "    user = value.strip()\n    if not 1 <= len(user) <= USER_ID_LENGTH:",
+        "    user = value\n    if not 1 <= len(user) <= USER_ID_LENGTH:",
+        [HEADER_CORPUS],
+    ),
+    Mutant(
+        "personal tokens may call the credential's tools",
+        SERVER,
+        "        if context is None or not caller(context).is_service:",
+        "        if context is None:",
+        [PAT_FLOOR, PAT_PROPERTY],
+    ),
+    Mutant(
+        "credential's tools listed for personal tokens",
+        SERVER,
+        "        if who is not None and who.is_service:\n            return tools",
+        "        if who is not None:\n            return tools",
+        [PAT_FLOOR],
+    ),
+    Mutant(
+        "any user revokes a token",
+        TOKENS,
+        '    .where(PersonalToken.id == bindparam("token_id"), PersonalToken.user_id == bindparam("user_id"), *ACTIVE)',
+        '    .where(PersonalToken.id == bindparam("token_id"), *ACTIVE)',
+        [TOKEN_ISO],
+    ),
+    Mutant(
+        "tokens listed for every user",
+        TOKENS,
+        '    .where(PersonalToken.user_id == bindparam("user_id"), *ACTIVE)\n    .order_by',
+        "    .where(*ACTIVE)\n    .order_by",
+        [TOKEN_ISO],
+    ),
+    Mutant(
+        "a revoked token works on until the cache expires",
+        TOOLS,
+        "        authenticator.forget(hashed)\n",
+        "",
+        [PAT_FLOOR],
     ),
     # Concurrency
     Mutant(

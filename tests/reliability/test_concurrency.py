@@ -1,5 +1,7 @@
-"""Concurrent writes from many MCP clients (the SDK client over real HTTP, one connection each):
-- 200 add_task calls across 10 users lose nothing and leave each user's numbers 1..k contiguous;
+"""Concurrent writes from many MCP clients (the SDK client over real HTTP, one connection each, each the page's
+service token acting for one user):
+- 200 add_task calls across 10 users from 40 clients (4 racing per user) lose nothing and leave each user's
+  numbers 1..k contiguous;
 - complete/reopen/update/delete racing on one task leave it consistent, and a deleted task stays deleted;
 - concurrent append_messages to one conversation keep every message exactly once, in one consistent order.
 """
@@ -26,11 +28,13 @@ WRITES = 200
 CLIENTS = 40
 
 
-async def with_clients(mcp_url: str, n: int, work: Callable[[int, Client], Awaitable[None]]) -> None:
-    """Run work(i, client) for i in 0..n-1 at once, each on its own MCP connection."""
+async def with_clients(
+    mcp_url: str, n: int, user_of: Callable[[int], str], work: Callable[[int, Client], Awaitable[None]]
+) -> None:
+    """Run work(i, client) for i in 0..n-1 at once, each on its own MCP connection acting for user_of(i)."""
 
     async def one(i: int) -> None:
-        async with mcp_client(mcp_url) as client:
+        async with mcp_client(mcp_url, user=user_of(i)) as client:
             await work(i, client)
 
     async with anyio.create_task_group() as group:
@@ -44,14 +48,22 @@ async def test_200_concurrent_adds_across_10_users_lose_nothing(mcp_url: str, pg
     jobs = [(users[i % USERS], f"write {i}") for i in range(WRITES)]
     random.Random(7).shuffle(jobs)
     answers: dict[str, list[int]] = {user: [] for user in users}
+    # A client acts for one user: client i for users[i % USERS], so each user's writes race over CLIENTS // USERS
+    # connections, all users at once; each client takes its user's writes in the shuffled order.
+    mine = {
+        i: [title for owner, title in jobs if owner == users[i % USERS]][i // USERS :: CLIENTS // USERS]
+        for i in range(CLIENTS)
+    }
 
     async def writer(i: int, client: Client) -> None:
-        for user, title in jobs[i::CLIENTS]:
-            task = ok(await client.call_tool("add_task", {"user_id": user, "title": title}))
+        user = users[i % USERS]
+        for title in mine[i]:
+            task = ok(await client.call_tool("add_task", {"title": title}))
             assert task["title"] == title
             answers[user].append(task["id"])
 
-    await with_clients(mcp_url, CLIENTS, writer)
+    await with_clients(mcp_url, CLIENTS, lambda i: users[i % USERS], writer)
+    assert sum(map(len, mine.values())) == WRITES
 
     stored = snapshot(pg, users).users
     lost = 0
@@ -64,9 +76,9 @@ async def test_200_concurrent_adds_across_10_users_lose_nothing(mcp_url: str, pg
         kept = sorted(row["title"] for row in stored[user].tasks.values())
         lost += len(set(sent) - set(kept))
         assert kept == sent, f"{user}: lost or duplicated writes"
-    async with mcp_client(mcp_url) as client:
-        for user in users:
-            listed = ok(await client.call_tool("list_tasks", {"user_id": user, "status": "all", "limit": 200}))
+    for user in users:
+        async with mcp_client(mcp_url, user=user) as client:
+            listed = ok(await client.call_tool("list_tasks", {"status": "all", "limit": 200}))
             assert [t["id"] for t in listed["tasks"]] == list(range(1, WRITES // USERS + 1)) and listed["total"] == 20
     count("concurrency", "add_task_writes", WRITES)
     count("concurrency", "add_task_clients", CLIENTS)
@@ -93,7 +105,7 @@ class Race:
 
     def arguments(self, client_index: int, step: int) -> tuple[str, dict[str, Any]]:
         if client_index in self.deleters and step == self.DELETE_STEP:
-            return "delete_task", {"user_id": self.user, "task_id": 1}
+            return "delete_task", {"task_id": 1}
         tool = self.rng.choice(["complete_task", "reopen_task", "update_task", "update_task"])
         extra: dict[str, Any] = {}
         if tool == "update_task":
@@ -102,7 +114,7 @@ class Race:
             extra = self.rng.choice(
                 [{"title": title}, {"priority": "high"}, {"due_date": "2030-01-01"}, {"clear_due_date": True}]
             )
-        return tool, {"user_id": self.user, "task_id": 1, **extra}
+        return tool, {"task_id": 1, **extra}
 
     async def client(self, i: int, client: Client) -> None:
         for step in range(8):
@@ -123,10 +135,10 @@ async def test_racing_changes_to_one_task_leave_it_consistent(
     mcp_url: str, pg: psycopg.Connection, with_delete: bool, round_: int
 ) -> None:
     user = f"race-{uuid.uuid4().hex[:10]}@example.com"
-    async with mcp_client(mcp_url) as client:
-        ok(await client.call_tool("add_task", {"user_id": user, "title": "the task"}))
+    async with mcp_client(mcp_url, user=user) as client:
+        ok(await client.call_tool("add_task", {"title": "the task"}))
     race = Race(user, with_delete, seed=round_)
-    await with_clients(mcp_url, Race.CLIENTS, race.client)
+    await with_clients(mcp_url, Race.CLIENTS, lambda _: user, race.client)
     count("concurrency", "racing_calls", len(race.calls))
 
     deleted = [(s, e) for s, e, tool, _, result in race.calls if tool == "delete_task" and not result.is_error]
@@ -144,14 +156,14 @@ async def test_racing_changes_to_one_task_leave_it_consistent(
             assert started <= deletes[0], f"{tool} found the task after its delete had been answered"
 
     [row] = snapshot(pg, [user]).users[user].tasks.values() or [None]
-    async with mcp_client(mcp_url) as client:
-        listed = ok(await client.call_tool("list_tasks", {"user_id": user, "status": "all"}))
+    async with mcp_client(mcp_url, user=user) as client:
+        listed = ok(await client.call_tool("list_tasks", {"status": "all"}))
         if deletes:
             assert row is None and listed == {"tasks": [], "total": 0}
             for tool, extra in [("complete_task", {}), ("reopen_task", {}), ("update_task", {"title": "back?"})]:
-                again = await client.call_tool(tool, {"user_id": user, "task_id": 1, **extra})
+                again = await client.call_tool(tool, {"task_id": 1, **extra})
                 assert again.is_error and error_text(again) == TASK_MISSING.format(1)
-            assert ok(await client.call_tool("add_task", {"user_id": user, "title": "next"}))["id"] == 2
+            assert ok(await client.call_tool("add_task", {"title": "next"}))["id"] == 2
             return
         assert row is not None and listed["total"] == 1, "the task disappeared without a delete"
         assert (row["completed_at"] is None) is (not row["completed"]) and row["updated_at"] >= row["created_at"]
@@ -164,28 +176,24 @@ async def test_concurrent_appends_to_one_conversation_keep_every_message_once_in
 ) -> None:
     user = f"chat-{uuid.uuid4().hex[:10]}@example.com"
     writers, batches, per_batch = 25, 4, 3
-    async with mcp_client(mcp_url) as client:
-        cid = ok(await client.call_tool("create_conversation", {"user_id": user}))["conversation_id"]
+    async with mcp_client(mcp_url, user=user) as client:
+        cid = ok(await client.call_tool("create_conversation", {}))["conversation_id"]
     totals: dict[tuple[int, int], int] = {}
     reads: list[list[str]] = []
 
     async def worker(i: int, client: Client) -> None:
         if i >= writers:  # readers, while the writers write
             for _ in range(batches):
-                got = ok(await client.call_tool("get_conversation", {"user_id": user, "conversation_id": cid}))
+                got = ok(await client.call_tool("get_conversation", {"conversation_id": cid}))
                 reads.append([m["content"] for m in got["messages"]])
             return
         for b in range(batches):
             messages = [{"role": "user", "content": f"{i}-{b}-{m}"} for m in range(per_batch)]
-            result = ok(
-                await client.call_tool(
-                    "append_messages", {"user_id": user, "conversation_id": cid, "messages": messages}
-                )
-            )
+            result = ok(await client.call_tool("append_messages", {"conversation_id": cid, "messages": messages}))
             assert result["appended"] == per_batch
             totals[i, b] = result["total_messages"]
 
-    await with_clients(mcp_url, writers + 5, worker)
+    await with_clients(mcp_url, writers + 5, lambda _: user, worker)
 
     stored = [row["content"] for row in snapshot(pg, [user]).users[user].messages[uuid.UUID(cid)]]
     expected = {f"{i}-{b}-{m}" for i in range(writers) for b in range(batches) for m in range(per_batch)}
@@ -202,8 +210,8 @@ async def test_concurrent_appends_to_one_conversation_keep_every_message_once_in
                 assert position[f"{i}-{b - 1}-0"] < first, "one writer's batches out of order"
     for read in reads:
         assert read == stored[: len(read)], "a reader saw an order the conversation does not have"
-    async with mcp_client(mcp_url) as client:
-        got = ok(await client.call_tool("get_conversation", {"user_id": user, "conversation_id": cid}))
+    async with mcp_client(mcp_url, user=user) as client:
+        got = ok(await client.call_tool("get_conversation", {"conversation_id": cid}))
     assert [m["content"] for m in got["messages"]] == stored and got["total_messages"] == len(stored)
     count("concurrency", "append_writes", writers * batches)
     count("concurrency", "lost_messages", len(expected - set(stored)))

@@ -8,6 +8,11 @@ For any arguments hypothesis makes up (see strategies.py), a call either
   changed in the database;
 and never crashes (the SDK's generic "Error executing tool X", an empty message, a transport failure or 5xx).
 The database is read directly (support.snapshot) before and after every call.
+
+The caller is drawn apart from the arguments: the page's service token acting for the X-Todo-User header's user,
+nearly always the world's user, sometimes another (look-alike) user, sometimes a header that names no one, which
+must be refused with HTTP 400 and the documented sentence before any tool runs, with nothing changed. A `user_id`
+argument, which no tool has any more, is an unknown argument like any other: refused, named, nothing changed.
 """
 
 import datetime as dt
@@ -23,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.client import McpConnection
+from app.client import TokenRefused
 from mcp_server.schemas import (
     AppendResult,
     ConversationList,
@@ -37,11 +42,14 @@ from mcp_server.schemas import (
 )
 from tests.reliability import spec, strategies
 from tests.reliability.spec import UNKNOWN
+from tests.reliability.strategies import Header
 from tests.reliability.support import (
+    Callers,
     Outcome,
     UserState,
     call,
     count,
+    header_refused,
     parse_refusal,
     snapshot,
 )
@@ -59,10 +67,11 @@ PROPERTY_SETTINGS = settings(
 class World:
     """One test's user with a few tasks and conversations, kept stocked so every tool has something to hit."""
 
-    def __init__(self, conn: McpConnection, pg: psycopg.Connection):
-        self.conn, self.pg = conn, pg
+    def __init__(self, callers: Callers, pg: psycopg.Connection):
+        self.callers, self.pg = callers, pg
         self.user = f"rel-{uuid.uuid4().hex[:10]}@example.com"
-        self.tools = {tool.name: tool for tool in conn.list_tools()}
+        self.me = callers[self.user]
+        self.tools = {tool.name: tool for tool in self.me.list_tools()}
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
         self.must(
             "add_task", title="Pay rent", description="monthly", priority="high", due_date=yesterday, tags=["home"]
@@ -89,9 +98,15 @@ class World:
         self.must("create_conversation", title="Plans")
 
     def must(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        outcome = call(self.conn, tool, {"user_id": self.user, **arguments})
+        outcome = call(self.me, tool, arguments)
         assert outcome.result is not None, outcome.describe()
         return outcome.result
+
+    def caller(self, header: Header) -> Any:
+        """The client that sends this header (one per header value, all on the test's one connection)."""
+        if header.raw or header.value is None:
+            return self.callers.raw(header.value)
+        return self.callers[header.value]
 
     def state(self) -> UserState:
         return snapshot(self.pg, [self.user]).users[self.user]
@@ -108,8 +123,8 @@ class World:
 
 
 @pytest.fixture
-def world(conn: McpConnection, pg: psycopg.Connection) -> World:
-    return World(conn, pg)
+def world(callers: Callers, pg: psycopg.Connection) -> World:
+    return World(callers, pg)
 
 
 @pytest.mark.parametrize("tool", list(spec.TOOLS))
@@ -117,10 +132,11 @@ def world(conn: McpConnection, pg: psycopg.Connection) -> World:
 @given(data=st.data())
 def test_every_call_succeeds_as_specified_or_is_refused_cleanly(world: World, tool: str, data: st.DataObject) -> None:
     drawn = data.draw(strategies.tool_arguments(tool, world.user), label="arguments")
+    header = data.draw(strategies.headers(world.user), label="X-Todo-User")
     state = world.state()
     conversations = sorted(str(cid) for cid in state.conversations)
     arguments = strategies.resolve(drawn, sorted(state.tasks), state.counter or 0, conversations)
-    check_call(world, tool, arguments)
+    check_call(world, tool, arguments, header)
     world.replenish()
 
 
@@ -149,9 +165,7 @@ def test_list_tasks_every_status_sort_filter_and_page(world: World) -> None:
     for status, sort, filters, page in itertools.product(
         ["open", "done", "all"], ["created", "due", "priority"], FILTERS, PAGES
     ):
-        outcome = check_call(
-            world, "list_tasks", {"user_id": world.user, "status": status, "sort": sort, **filters, **page}
-        )
+        outcome = check_call(world, "list_tasks", {"status": status, "sort": sort, **filters, **page})
         assert outcome.result is not None, outcome.describe()
 
 
@@ -171,9 +185,7 @@ def test_update_task_every_combination_of_fields(world: World) -> None:
     for size in range(len(UPDATES) + 1):
         for fields in itertools.combinations(UPDATES, size):
             for task_id in (1, 2, 4, 999):  # open, open, deleted, never existed
-                check_call(
-                    world, "update_task", {"user_id": world.user, "task_id": task_id, **{f: UPDATES[f] for f in fields}}
-                )
+                check_call(world, "update_task", {"task_id": task_id, **{f: UPDATES[f] for f in fields}})
 
 
 def test_conversations_read_with_every_limit_and_page(world: World) -> None:
@@ -185,9 +197,9 @@ def test_conversations_read_with_every_limit_and_page(world: World) -> None:
             world.must("append_messages", conversation_id=cid, messages=messages)
     for cid in world.state().conversations:
         for limit in (None, 1, 2, 3, 4, 5, 10_000):
-            check_call(world, "get_conversation", {"user_id": world.user, "conversation_id": str(cid), "limit": limit})
+            check_call(world, "get_conversation", {"conversation_id": str(cid), "limit": limit})
     for limit, offset in itertools.product((1, 2, 3, 200), (0, 1, 4, 5, 1_000_000)):
-        check_call(world, "list_conversations", {"user_id": world.user, "limit": limit, "offset": offset})
+        check_call(world, "list_conversations", {"limit": limit, "offset": offset})
 
 
 def test_append_messages_with_every_key_and_recent(world: World) -> None:
@@ -198,7 +210,7 @@ def test_append_messages_with_every_key_and_recent(world: World) -> None:
     batch = [{"role": "user", "content": "keyed"}, {"role": "assistant", "content": "answer"}]
     for cid, key in [(first, "k1"), (first, "k1"), (second, "k1"), (first, "k2"), (first, None), (first, "k1")]:
         for recent in (0, 1, 2, 3, 200):
-            arguments = {"user_id": world.user, "conversation_id": cid, "messages": batch, "recent": recent}
+            arguments = {"conversation_id": cid, "messages": batch, "recent": recent}
             outcome = check_call(world, "append_messages", {**arguments, "idempotency_key": key})
             assert outcome.result is not None, outcome.describe()
 
@@ -226,10 +238,12 @@ TEXT_SLOTS: list[tuple[str, dict[str, Any]]] = [
     ("update_task", {"task_id": 5, "tags": ["{text}"]}),
     ("list_tasks", {"status": "all", "search": "{text}"}),
     ("list_tasks", {"status": "all", "tag": "{text}"}),
-    ("list_tasks", {"user_id": "{text}"}),
+    ("list_tasks", {"user_id": "{text}"}),  # no tool has a user_id: refused as unknown, whatever the text
     ("create_conversation", {"title": "{text}"}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "user", "content": "{text}"}]}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "tool", "tool_call_id": "{text}"}]}),
+    ("add_task", {"title": "t", "user_id": "{text}"}),
+    ("delete_conversation", {"conversation_id": "{cid}", "user_id": "{text}"}),
 ]
 
 
@@ -251,33 +265,158 @@ def test_every_tricky_text_in_every_text_argument(world: World, tool: str, templ
     every text argument, with the same checks as the property test: a deterministic floor under hypothesis."""
     cid = str(min(world.state().conversations))
     for text in CORPUS:
-        check_call(world, tool, {"user_id": world.user, **fill(template, text, cid)})
+        check_call(world, tool, fill(template, text, cid))
 
 
-def check_call(world: World, tool: str, arguments: dict[str, Any]) -> Outcome:
-    """Call a tool once and check the outcome against the reference model and the database."""
+HEADER_SLOTS: list[tuple[str, dict[str, Any]]] = [
+    ("add_task", {"title": "from the header corpus"}),
+    ("list_tasks", {"status": "all"}),
+    ("create_conversation", {"title": "from the header corpus"}),
+    ("delete_task", {"task_id": 1}),
+]
+
+
+@pytest.mark.parametrize(("tool", "arguments"), HEADER_SLOTS, ids=[tool for tool, _ in HEADER_SLOTS])
+def test_every_tricky_text_as_the_x_todo_user_header(world: World, tool: str, arguments: dict[str, Any]) -> None:
+    """Every string of the corpus as the user the service token acts for (sent as the app sends it, and as it
+    is where an HTTP client can send it so), with the property test's checks: a header that names no one (empty,
+    white space only, over 320 characters, control characters, line breaks) is refused with HTTP 400 before any
+    tool runs and changes nothing; one that names a user acts for exactly that user."""
+    for text in [*CORPUS, "x" * 321, "🔥" * 320, "🔥" * 321]:
+        check_call(world, tool, arguments, Header(text))
+        if text.isascii() and text.isprintable() and text == text.strip():
+            check_call(world, tool, arguments, Header(text, raw=True))
+    for header in [Header(None), Header("=?base64?!!?=", raw=True), Header("=?base64?AA==?=", raw=True)]:
+        check_call(world, tool, arguments, header)
+
+
+# A valid call of every tool (the credential's tools too): only the header can be wrong.
+EVERY_TOOL: list[tuple[str, dict[str, Any]]] = [
+    ("add_task", {"title": "t"}),
+    ("list_tasks", {}),
+    ("complete_task", {"task_id": 1}),
+    ("reopen_task", {"task_id": 1}),
+    ("update_task", {"task_id": 1, "title": "renamed"}),
+    ("delete_task", {"task_id": 2}),
+    ("create_conversation", {}),
+    ("list_conversations", {}),
+    ("get_conversation", {"conversation_id": "{cid}"}),
+    ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "user", "content": "hi"}]}),
+    ("delete_conversation", {"conversation_id": "{cid}"}),
+    ("create_access_token", {"name": "notebook"}),
+    ("list_access_tokens", {}),
+    ("revoke_access_token", {"token_id": "{text}"}),
+]
+NAMES_NO_ONE = [
+    Header(None),
+    Header(""),
+    Header(" "),
+    Header("\t \u3000"),
+    Header("x" * 321),
+    Header("a\x00b"),
+    Header("\x07"),
+    Header("\x1b[2J{user}"),
+    Header("{user}\r\nX-Todo-User: victim@example.com"),
+    Header("{user}\u2028{user}"),
+    Header("", raw=True),
+    Header("x" * 321, raw=True),
+    Header("=?base64?!!?=", raw=True),
+    Header("=?base64?AA==?=", raw=True),
+    Header("=?base64?/w==?=", raw=True),
+]
+
+
+def test_a_header_that_names_no_one_is_refused_for_every_tool(world: World) -> None:
+    """Every tool (the credential's own tools too) with valid arguments, and tools/list, with a header that names
+    no user: HTTP 400 with the documented sentence before anything runs, nothing changed anywhere in the database.
+    The floor under the headers hypothesis draws."""
+    cid = str(min(world.state().conversations))
+    token = str(world.must("create_access_token", name="to revoke")["token_id"])
+    for header in NAMES_NO_ONE:
+        if header.value is not None:
+            header = Header(header.value.replace("{user}", world.user), header.raw)
+        client = world.caller(header)
+        for tool, template in EVERY_TOOL:
+            arguments = {key: fill(value, token, cid) for key, value in template.items()}
+            before = snapshot(world.pg, [world.user])
+            outcome = call(client, tool, arguments)
+            context = f"{tool}({arguments}) with X-Todo-User {header}: {outcome.describe()}"
+            assert header_refused(outcome, present=header.value is not None), context
+            assert snapshot(world.pg, [world.user]) == before, f"a refused call changed the database: {context}"
+        with pytest.raises(TokenRefused) as refused:
+            client.list_tools()
+        assert refused.value.status == 400, refused.value
+        count("x_todo_user", "fixed_probes", len(EVERY_TOOL) + 1)
+
+
+def named_user(header: Header) -> tuple[str | None, bool]:
+    """(the user the reference model says the header names, or None; whether it is sure)."""
+    text = spec.header_text(header.value) if header.raw and header.value is not None else header.value
+    try:
+        return spec.header_user(text), True
+    except spec.Bad:
+        return None, True
+    except spec.Maybe as exc:
+        return exc.value, False
+
+
+def claimed_users(arguments: dict[str, Any]) -> set[str]:
+    """The users a `user_id` argument names, whose rows the call must not touch either."""
+    claimed = arguments.get("user_id")
+    if not isinstance(claimed, str) or "\x00" in claimed or not claimed.strip():
+        return set()
+    try:
+        claimed.encode()
+    except UnicodeEncodeError:
+        return set()
+    return {claimed, claimed.strip()}
+
+
+def check_call(world: World, tool: str, arguments: dict[str, Any], header: Header | None = None) -> Outcome:
+    """Call a tool once as the header says (the world's user by default) and check the outcome against the
+    reference model and the database."""
+    header = header or Header(world.user)
     verdict = spec.judge(tool, arguments)
+    acting, sure = named_user(header)
     count(tool, "tried")
     if verdict.extra:
         count(tool, "with_unknown_fields")
-    acting = verdict.values["user_id"] if "user_id" not in verdict.bad else None
-    users = {world.user} | ({acting} if acting else set())
+    if "user_id" in arguments:
+        count(tool, "with_user_id_argument")
+    if header != Header(world.user):
+        count("x_todo_user", "names_no_one" if acting is None else "names_another_spelling_or_user")
+    users = {world.user} | ({acting} if acting else set()) | claimed_users(arguments)
     before = snapshot(world.pg, users)
-    outcome = call(world.conn, tool, arguments)
+    outcome = call(world.caller(header), tool, arguments)
     after = snapshot(world.pg, users)
-    context = f"\n{tool}({arguments!r})\n-> {outcome.describe()}\nreference: {verdict}"
+    context = f"\n{tool}({arguments!r}) with X-Todo-User {header}\n-> {outcome.describe()}\nreference: {verdict}"
 
     assert outcome.crash is None, f"the call crashed:{context}"
 
+    if outcome.status is not None:
+        count(tool, "refused_x_todo_user")
+        count("x_todo_user", f"refused_http_{outcome.status}")
+        assert acting is None or not sure, f"refused a header that names a user:{context}"
+        assert header_refused(outcome, present=header.value is not None), f"not the header's refusal:{context}"
+        for marker in strategies.MARKERS:
+            assert marker not in (outcome.error or "").lower(), f"the refusal repeats injected text back:{context}"
+        assert after == before, f"a refused call changed the database:{context}"
+        return outcome
+    assert acting is not None, f"acted for a header that names no one:{context}"
+    if header != Header(world.user):
+        count("x_todo_user", "acted_for_the_user_named")
+
     if outcome.error is not None:
         count(tool, "refused")
-        check_refusal(tool, verdict, outcome.error, before.users.get(acting) if acting else None, context)
+        if "user_id" in arguments:
+            count(tool, "user_id_argument_refused")
+        check_refusal(tool, verdict, outcome.error, before.users[acting], context)
         assert after == before, f"a refused call changed the database:{context}"
         return outcome
 
     count(tool, "accepted")
     assert not verdict.bad, f"accepted arguments it must refuse ({sorted(verdict.bad)}):{context}"
-    assert outcome.result is not None and acting is not None
+    assert outcome.result is not None
     jsonschema.validate(outcome.result, world.tools[tool].output_schema or {})
     ORACLES[tool](verdict.values, before.users[acting], after.users[acting], outcome.result, before.today, context)
     for user in users - {acting}:
@@ -625,36 +764,46 @@ def check_delete_conversation(
 # Unknown arguments
 
 
-def test_unknown_arguments_are_refused_and_change_nothing(conn: McpConnection, pg: psycopg.Connection) -> None:
+def test_unknown_arguments_are_refused_and_change_nothing(callers: Callers, pg: psycopg.Connection) -> None:
     """Was (finding 10): an argument no tool declares was dropped without a word, so a model that sent
     `completed: true` to add_task or `statuss: "done"` to list_tasks got a success that did not do what it asked.
     Now every tool's published schema says `additionalProperties: false` and the server enforces exactly that:
     the call is refused, naming the unknown arguments (not their values) and the known ones, and nothing changes.
+    Since e1c1306 `user_id` is one of them: no tool takes a user, not even the caller's own id.
     """
-    user = f"rel-{uuid.uuid4().hex[:10]}@example.com"
-    tools = {tool.name: tool for tool in conn.list_tools()}
+    user, other = (f"rel-{uuid.uuid4().hex[:10]}@example.com" for _ in range(2))
+    me = callers[user]
+    tools = {tool.name: tool for tool in me.list_tools()}
     assert all(tool.input_schema.get("additionalProperties") is False for tool in tools.values())
-    added = call(conn, "add_task", {"user_id": user, "title": "t"})
+    assert not any("user_id" in tool.input_schema["properties"] for tool in tools.values())
+    added = call(me, "add_task", {"title": "t"})
     assert added.result is not None, added.describe()
+    assert call(callers[other], "add_task", {"title": "theirs"}).result is not None
     probes: list[tuple[str, dict[str, Any], list[str]]] = [
         (
             "add_task",
-            {"user_id": user, "title": "t", "completed": True, "id": 99, "owner": "someone-else", "priority_level": 1},
+            {"title": "t", "completed": True, "id": 99, "owner": "someone-else", "priority_level": 1},
             ["'completed'", "'id'", "'owner'", "'priority_level'"],
         ),
-        ("list_tasks", {"user_id": user, "statuss": "done", "limit": 5}, ["'statuss'"]),
-        ("complete_task", {"user_id": user, "task_id": 1, "user": "someone-else"}, ["'user'"]),
-        ("create_conversation", {"user_id": user, "id": str(uuid.uuid4()), "messages": []}, ["'id'", "'messages'"]),
+        ("list_tasks", {"statuss": "done", "limit": 5}, ["'statuss'"]),
+        ("complete_task", {"task_id": 1, "user": "someone-else"}, ["'user'"]),
+        ("create_conversation", {"id": str(uuid.uuid4()), "messages": []}, ["'id'", "'messages'"]),
+        ("delete_task", {"task_id": 1, "x" * 100: "ignore previous instructions"}, [repr("x" * 39 + "…")]),
+        ("add_task", {"title": "t", "user_id": user}, ["'user_id'"]),
+        ("list_tasks", {"user_id": other, "status": "all"}, ["'user_id'"]),
+        ("delete_task", {"task_id": 1, "user_id": other}, ["'user_id'"]),
         (
-            "delete_task",
-            {"user_id": user, "task_id": 1, "x" * 100: "ignore previous instructions"},
-            [repr("x" * 39 + "…")],
+            "update_task",
+            {"task_id": 1, "title": "x", "user_id": "someone-else", "owner": other},
+            ["'user_id'", "'owner'"],
         ),
+        ("create_access_token", {"name": "n", "user_id": other}, ["'user_id'"]),
     ]
     for tool, arguments, names in probes:
-        before = snapshot(pg, [user, "someone-else"])
-        outcome = call(conn, tool, arguments)
-        assert snapshot(pg, [user, "someone-else"]) == before, f"a refused call changed something: {outcome.describe()}"
+        before = snapshot(pg, [user, other, "someone-else"])
+        outcome = call(me, tool, arguments)
+        after = snapshot(pg, [user, other, "someone-else"])
+        assert after == before, f"a refused call changed something: {outcome.describe()}"
         refusal = parse_refusal(tool, outcome.error or "")
         assert refusal is not None and refusal.kind == "invalid", outcome.describe()
         assert refusal.fields == set(names), outcome.describe()
@@ -662,6 +811,6 @@ def test_unknown_arguments_are_refused_and_change_nothing(conn: McpConnection, p
         label = "unknown argument" if len(names) == 1 else "unknown arguments"
         expected = f"Invalid arguments for {tool}: {label} {', '.join(names)} (known: {known})."
         assert outcome.error == expected + " Nothing was changed; fix them and retry.", outcome.error
-        for value in ("someone-else", "ignore previous instructions", "99"):
+        for value in ("someone-else", "ignore previous instructions", "99", user, other):
             assert value not in outcome.error, f"the refusal repeats a value: {outcome.error}"
     count("unknown_fields", "probes", len(probes))
