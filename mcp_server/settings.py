@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     @property
     def origin_patterns(self) -> list[str]:
         """Allowed origins as the SDK's own check reads them: 'scheme://name:*' also admits the bare origin."""
-        return [pattern for origin in self.mcp_allowed_origins for pattern in (origin, origin.removesuffix(":*"))]
+        bare = (origin.removesuffix(":*") for origin in self.mcp_allowed_origins)
+        return list(dict.fromkeys([*self.mcp_allowed_origins, *bare]))
 
     @property
     def host_patterns(self) -> list[str]:
