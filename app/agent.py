@@ -19,14 +19,15 @@ from typing import Any
 from mcp.types import Tool
 from openai import OpenAI
 
-from app.client import REQUEST_ID, McpConnection, ServiceUnavailable, TodoClient, ToolError
-from app.offline import ToolStep, run_offline
+from app.client import REQUEST_ID, ServiceUnavailable, TodoClient, ToolError
+from app.offline import run_offline
 from app.settings import UISettings
-from mcp_server.schemas import MessageIn, MessageOut
+from app.steps import ToolStep, error_text, result_text
+from contract.schemas import MessageIn, MessageOut
+from contract.tools import ADD_TASK, FOR_MODEL_META, LIST_TASKS
 
 log = logging.getLogger(__name__)
 
-FOR_MODEL_META = "todo-chatbot/offer-to-model"
 INJECTED_ARGUMENTS = ("idempotency_key",)
 
 
@@ -125,7 +126,7 @@ def describe_failure(exc: Exception) -> str:
 class Turn:
     """What one turn produced, stored after the model is done (user message is stored before)."""
 
-    conversation_id: str
+    conversation_id: uuid.UUID
     number: int  # the user's message's position in the conversation: names this turn's writes
     messages: list[MessageIn] = field(default_factory=list)
     steps: int = 0
@@ -140,27 +141,26 @@ class TurnInterrupted(Exception):
 
 
 class KeyedTools:
-    """The offline assistant's tool calls, with an idempotency key on each add_task of the turn."""
+    """The offline assistant's tool calls through the turn's client, with an idempotency key on each add_task."""
 
-    def __init__(self, tools: Any, turn: Turn):
-        self.tools, self.turn, self.adds = tools, turn, 0
+    def __init__(self, client: TodoClient, turn: Turn):
+        self.client, self.turn, self.adds = client, turn, 0
 
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        if name == "add_task":
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        if name == ADD_TASK:
             self.adds += 1
             arguments = {**arguments, "idempotency_key": self.turn.key(f"offline-add-{self.adds}")}
-        return await self.tools.call_tool(name, arguments)
+        return self.client.call_tool(name, arguments)
 
 
 class Agent:
-    def __init__(self, connection: McpConnection, settings: UISettings, llm: OpenAI | None = None):
-        self.connection = connection
+    def __init__(self, settings: UISettings, llm: OpenAI | None = None):
         self.settings = settings
         self.llm = llm
         self._tools: list[dict[str, Any]] | None = None
 
     @classmethod
-    def from_settings(cls, connection: McpConnection, settings: UISettings) -> "Agent":
+    def from_settings(cls, settings: UISettings) -> "Agent":
         llm = None
         if settings.model_configured:
             assert settings.openai_api_key is not None
@@ -170,7 +170,7 @@ class Agent:
                 timeout=settings.model_timeout,
                 max_retries=settings.model_retries,
             )
-        return cls(connection, settings, llm)
+        return cls(settings, llm)
 
     def tools(self, client: TodoClient) -> list[dict[str, Any]]:
         """The model's tools; what the server offers the model is the same for every caller, so read once."""
@@ -179,7 +179,7 @@ class Agent:
         return self._tools
 
     def run_turn(
-        self, client: TodoClient, conversation_id: str, text: str, today: dt.date | None = None
+        self, client: TodoClient, conversation_id: uuid.UUID, text: str, today: dt.date | None = None
     ) -> Iterator[Event]:
         """Answer one message as `client`'s caller. Raises ToolError/ServiceUnavailable before anything else if
         the message cannot be stored: then nothing happened and the page keeps the text."""
@@ -222,8 +222,7 @@ class Agent:
     ) -> Iterator[Event]:
         if reason is not None:
             yield Notice(f"The model is unavailable ({reason}); the offline assistant answered instead.")
-        tools = KeyedTools(client.tools, turn)
-        reply = self.connection.run(run_offline(text, tools, today, fallback_reason=reason))
+        reply = run_offline(text, KeyedTools(client, turn), today, fallback_reason=reason)
         turn_id = uuid.uuid4().hex[:8]  # call ids must be unique in the conversation, not just in the turn
         for index, step in enumerate(reply.steps, start=1):
             call_id = f"offline-{turn_id}-{index}"
@@ -302,14 +301,16 @@ class Agent:
         yield Notice(notice)
 
     def _execute(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
-        sent = {**arguments, "idempotency_key": key} if name == "add_task" else arguments
+        sent = {**arguments, "idempotency_key": key} if name == ADD_TASK else arguments
         try:
             return ToolStep(name, arguments, result=client.call_tool(name, sent))
         except ToolError as error:
             return ToolStep(name, arguments, error=str(error))
         except ServiceUnavailable:
             # Every call in the history must have its result: the model (and the next turn's) needs one.
-            unknown = f"The task service did not answer, so whether {name} was done is unknown; check with list_tasks."
+            unknown = (
+                f"The task service did not answer, so whether {name} was done is unknown; check with {LIST_TASKS}."
+            )
             return ToolStep(name, arguments, error=unknown)
 
 
@@ -319,7 +320,9 @@ def answer_unanswered_calls(messages: list[MessageIn]) -> None:
     for message in list(messages):
         for call in message.tool_calls or []:
             if call.id not in answered:
-                messages.append(MessageIn(role="tool", tool_call_id=call.id, content="Error: the turn was interrupted"))
+                messages.append(
+                    MessageIn(role="tool", tool_call_id=call.id, content=error_text("the turn was interrupted"))
+                )
 
 
 def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:
@@ -336,9 +339,3 @@ def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[
         arguments.pop(injected, None)
     # A provider that sends no id still needs a unique one: it keys the tool result and add_task's idempotency key.
     return call["id"] or f"call-{uuid.uuid4().hex[:12]}", call["name"], arguments
-
-
-def result_text(step: ToolStep) -> str:
-    if step.error is not None:
-        return f"Error: {step.error}"
-    return json.dumps(step.result, separators=(",", ":"), default=str)

@@ -9,7 +9,7 @@ import datetime as dt
 import streamlit as st
 
 from app.client import ServiceUnavailable, TodoClient, ToolError
-from mcp_server.schemas import AccessTokenOut
+from contract.schemas import AccessTokenOut
 
 EXPIRY_CHOICES = {"30 days": 30, "90 days": 90, "1 year": 365, "Never": None}
 

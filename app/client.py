@@ -11,7 +11,7 @@ tool call is one POST on a pooled keep-alive connection, sent from the calling t
 is shared by every thread and user. The server knows who is calling from the credential: a personal token acts
 for its owner; the page's service token names the signed-in user in the X-Todo-User header, which a `TodoClient`
 made with `acting_for=user` sends on each of its calls (a cheap per-user view over the shared connection). No tool
-takes a user argument. Results are the server's own pydantic models (mcp_server.schemas).
+takes a user argument. Tool names and results come from the contract both tiers share (contract/).
 
 Why not the SDK's `mcp.Client`: its session runs on an event loop, so every call from the page's threads crossed
 to that loop and back, and the session added its own bookkeeping; together about 3 ms of the UI's CPU per call
@@ -19,8 +19,6 @@ to that loop and back, and the session added its own bookkeeping; together about
 client, and test_entrypoint.py with the TypeScript SDK's.
 """
 
-import asyncio
-import concurrent.futures
 import contextvars
 import datetime as dt
 import itertools
@@ -30,10 +28,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
 import httpx2
 from mcp.shared.inbound import (
     MCP_METHOD_HEADER,
@@ -51,7 +47,7 @@ from mcp.types import (
     Tool,
 )
 
-from mcp_server.schemas import (
+from contract.schemas import (
     AccessTokenList,
     AccessTokenOut,
     AppendResult,
@@ -69,9 +65,24 @@ from mcp_server.schemas import (
     TaskList,
     TaskOut,
 )
+from contract.tools import (
+    ADD_TASK,
+    APPEND_MESSAGES,
+    COMPLETE_TASK,
+    CREATE_ACCESS_TOKEN,
+    CREATE_CONVERSATION,
+    DELETE_CONVERSATION,
+    DELETE_TASK,
+    GET_CONVERSATION,
+    LIST_ACCESS_TOKENS,
+    LIST_CONVERSATIONS,
+    LIST_TASKS,
+    REOPEN_TASK,
+    REVOKE_ACCESS_TOKEN,
+    UPDATE_TASK,
+)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PROTOCOL_VERSION = LATEST_PROTOCOL_VERSION
 CLIENT_INFO = {"name": "todo-chatbot-ui", "version": "0.1.0"}
@@ -212,7 +223,7 @@ class McpConnection:
         self._tools = {tool.name: tool for tool in tools}
         return tools
 
-    def call(self, name: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    def call_tool(self, name: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         """Call a tool; its structured result, or ToolError / ServiceUnavailable."""
         answer = self.request(
             "tools/call",
@@ -237,17 +248,6 @@ class McpConnection:
                 return False
         annotations = self._tools[name].annotations if name in self._tools else None
         return bool(annotations and (annotations.read_only_hint or annotations.idempotent_hint))
-
-    @staticmethod
-    def run(coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine to its end from synchronous code, on a loop of its own (in a helper thread when
-        this thread already runs a loop, as a notebook's does), keeping the caller's context variables."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coroutine)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(contextvars.copy_context().run, asyncio.run, coroutine).result()
 
     def close(self) -> None:
         with self._pool_lock:
@@ -321,16 +321,6 @@ def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
     return None
 
 
-class UserTools:
-    """Async tool calls (what the offline assistant awaits) through a TodoClient, in a worker thread."""
-
-    def __init__(self, client: "TodoClient"):
-        self.client = client
-
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return await anyio.to_thread.run_sync(self.client.call_tool, name, arguments)
-
-
 class TodoClient:
     """Typed, synchronous tool calls as one caller: the token's owner, or with the page's service token, the user
     named by `acting_for`."""
@@ -339,7 +329,6 @@ class TodoClient:
         self.connection = connection
         self.acting_for = acting_for
         self.headers = {USER_HEADER: encode_header_value(acting_for)} if acting_for is not None else {}
-        self.tools = UserTools(self)
 
     @classmethod
     def open(cls, url: str, token: str, *, timeout: float = 15.0) -> "TodoClient":
@@ -350,12 +339,8 @@ class TodoClient:
         return self.connection.list_tools(self.headers)
 
     def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Any tool by name with these arguments, exactly; its structured result."""
-        return self.connection.call(name, arguments, self.headers)
-
-    def call(self, tool: str, /, **arguments: Any) -> dict[str, Any]:
-        """Any tool by name; arguments left as None are not sent (positional-only: a tool may take `name`)."""
-        return self.call_tool(tool, {key: value for key, value in arguments.items() if value is not None})
+        """Any tool by name (contract.tools) with these arguments, exactly; its structured result."""
+        return self.connection.call_tool(name, arguments, self.headers)
 
     # Tasks
 
@@ -369,17 +354,15 @@ class TodoClient:
         tags: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> TaskOut:
-        due = due_date.isoformat() if isinstance(due_date, dt.date) else due_date
-        result = self.call(
-            "add_task",
+        arguments = given(
             title=title,
             description=description,
             priority=priority,
-            due_date=due,
+            due_date=_iso(due_date),
             tags=tags or [],
             idempotency_key=idempotency_key,
         )
-        return TaskOut.model_validate(result)
+        return TaskOut.model_validate(self.call_tool(ADD_TASK, arguments))
 
     def list_tasks(
         self,
@@ -394,20 +377,18 @@ class TodoClient:
         limit: int = 50,
         offset: int = 0,
     ) -> TaskList:
-        before = due_before.isoformat() if isinstance(due_before, dt.date) else due_before
-        result = self.call(
-            "list_tasks",
+        arguments = given(
             status=status,
             priority=priority,
             tag=tag,
-            due_before=before,
+            due_before=_iso(due_before),
             overdue=overdue or None,
             search=search,
             sort=sort,
             limit=limit,
             offset=offset,
         )
-        return TaskList.model_validate(result)
+        return TaskList.model_validate(self.call_tool(LIST_TASKS, arguments))
 
     def task_rows(self, *, status: Status = "all", page_size: int = 200) -> list[dict[str, Any]]:
         """Every task as a flat dict (all pages), ready for `pandas.DataFrame(rows)`."""
@@ -419,37 +400,36 @@ class TodoClient:
                 return rows
 
     def complete_task(self, task_id: int) -> TaskOut:
-        return TaskOut.model_validate(self.call("complete_task", task_id=task_id))
+        return TaskOut.model_validate(self.call_tool(COMPLETE_TASK, {"task_id": task_id}))
 
     def reopen_task(self, task_id: int) -> TaskOut:
-        return TaskOut.model_validate(self.call("reopen_task", task_id=task_id))
+        return TaskOut.model_validate(self.call_tool(REOPEN_TASK, {"task_id": task_id}))
 
     def update_task(self, task_id: int, **changes: Any) -> TaskOut:
         """Change any of title, description, priority, due_date, clear_due_date, tags."""
-        if isinstance(changes.get("due_date"), dt.date):
-            changes["due_date"] = changes["due_date"].isoformat()
-        return TaskOut.model_validate(self.call("update_task", task_id=task_id, **changes))
+        if "due_date" in changes:
+            changes["due_date"] = _iso(changes["due_date"])
+        return TaskOut.model_validate(self.call_tool(UPDATE_TASK, given(task_id=task_id, **changes)))
 
     def delete_task(self, task_id: int) -> DeletedTask:
-        return DeletedTask.model_validate(self.call("delete_task", task_id=task_id))
+        return DeletedTask.model_validate(self.call_tool(DELETE_TASK, {"task_id": task_id}))
 
     # Conversations
 
     def create_conversation(self, title: str = "") -> ConversationOut:
-        return ConversationOut.model_validate(self.call("create_conversation", title=title))
+        return ConversationOut.model_validate(self.call_tool(CREATE_CONVERSATION, {"title": title}))
 
     def list_conversations(self, *, limit: int = 20, offset: int = 0) -> ConversationList:
-        return ConversationList.model_validate(self.call("list_conversations", limit=limit, offset=offset))
+        result = self.call_tool(LIST_CONVERSATIONS, {"limit": limit, "offset": offset})
+        return ConversationList.model_validate(result)
 
-    def get_conversation(
-        self, conversation_id: uuid.UUID | str, *, limit: int | None = None
-    ) -> ConversationWithMessages:
-        result = self.call("get_conversation", conversation_id=str(conversation_id), limit=limit)
+    def get_conversation(self, conversation_id: uuid.UUID, *, limit: int | None = None) -> ConversationWithMessages:
+        result = self.call_tool(GET_CONVERSATION, given(conversation_id=str(conversation_id), limit=limit))
         return ConversationWithMessages.model_validate(result)
 
     def append_messages(
         self,
-        conversation_id: uuid.UUID | str,
+        conversation_id: uuid.UUID,
         messages: list[MessageIn],
         *,
         idempotency_key: str | None = None,
@@ -457,30 +437,36 @@ class TodoClient:
     ) -> AppendResult:
         """Store messages; with a key, a repeat of the call stores nothing more and answers as the first did.
         `recent` > 0 also returns the conversation's last `recent` messages, as they are after this append."""
-        payload = [message.model_dump(exclude_none=True) for message in messages]
-        result = self.call(
-            "append_messages",
+        arguments = given(
             conversation_id=str(conversation_id),
-            messages=payload,
+            messages=[message.model_dump(exclude_none=True) for message in messages],
             idempotency_key=idempotency_key,
             recent=recent or None,
         )
-        return AppendResult.model_validate(result)
+        return AppendResult.model_validate(self.call_tool(APPEND_MESSAGES, arguments))
 
-    def delete_conversation(self, conversation_id: uuid.UUID | str) -> DeletedConversation:
-        return DeletedConversation.model_validate(
-            self.call("delete_conversation", conversation_id=str(conversation_id))
-        )
+    def delete_conversation(self, conversation_id: uuid.UUID) -> DeletedConversation:
+        result = self.call_tool(DELETE_CONVERSATION, {"conversation_id": str(conversation_id)})
+        return DeletedConversation.model_validate(result)
 
     # Personal access tokens (only with the page's service credential)
 
     def create_access_token(self, name: str, *, expires_in_days: int | None = None) -> NewAccessToken:
-        return NewAccessToken.model_validate(
-            self.call("create_access_token", name=name, expires_in_days=expires_in_days)
-        )
+        result = self.call_tool(CREATE_ACCESS_TOKEN, given(name=name, expires_in_days=expires_in_days))
+        return NewAccessToken.model_validate(result)
 
     def list_access_tokens(self) -> list[AccessTokenOut]:
-        return AccessTokenList.model_validate(self.call("list_access_tokens")).tokens
+        return AccessTokenList.model_validate(self.call_tool(LIST_ACCESS_TOKENS, {})).tokens
 
-    def revoke_access_token(self, token_id: uuid.UUID | str) -> RevokedAccessToken:
-        return RevokedAccessToken.model_validate(self.call("revoke_access_token", token_id=str(token_id)))
+    def revoke_access_token(self, token_id: uuid.UUID) -> RevokedAccessToken:
+        result = self.call_tool(REVOKE_ACCESS_TOKEN, {"token_id": str(token_id)})
+        return RevokedAccessToken.model_validate(result)
+
+
+def given(**arguments: Any) -> dict[str, Any]:
+    """The arguments that have a value: one left as None is not sent, so the tool's default applies."""
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _iso(day: dt.date | str | None) -> str | None:
+    return day.isoformat() if isinstance(day, dt.date) else day

@@ -27,16 +27,22 @@ EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` �
 def services(settings: UISettings) -> tuple[McpConnection, Agent]:
     """One MCP connection and one agent per process (and per settings, which tests change)."""
     mcp = McpConnection(settings.mcp_url, settings.mcp_auth_token.get_secret_value(), timeout=settings.mcp_timeout)
-    return mcp, Agent.from_settings(mcp, settings)
+    return mcp, Agent.from_settings(settings)
 
 
-def set_conversation(conversation_id: str | None) -> None:
+def set_conversation(conversation_id: uuid.UUID | None) -> None:
     if conversation_id is None:
         st.session_state.pop("conversation_id", None)
         st.query_params.pop("c", None)
     else:
         st.session_state["conversation_id"] = conversation_id
-        st.query_params["c"] = conversation_id
+        st.query_params["c"] = str(conversation_id)
+
+
+def conversation_in_link() -> uuid.UUID | None:
+    """The conversation the URL names (?c=...); a value that is not a UUID raises ValueError."""
+    link = st.query_params.get("c")
+    return uuid.UUID(link) if link else None
 
 
 st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
@@ -46,19 +52,20 @@ mcp, assistant = services(settings)
 todo = TodoClient(mcp, acting_for=user)  # the service token names the signed-in user on every call
 
 # Which conversation: this session's, else the link's; one that is not this user's is simply not found.
-conversation_id = st.session_state.get("conversation_id") or st.query_params.get("c")
+conversation_id: uuid.UUID | None = None
 conversation = None
-if conversation_id:
-    try:
-        conversation = todo.get_conversation(uuid.UUID(conversation_id), limit=200)
+try:
+    conversation_id = st.session_state.get("conversation_id") or conversation_in_link()
+    if conversation_id is not None:
+        conversation = todo.get_conversation(conversation_id, limit=200)
         set_conversation(conversation_id)
-    except (ValueError, ToolError):
-        st.toast("Conversation not found; starting a new one.", icon="⚠️")
-        st.warning("Conversation not found. It may have been deleted, or the link is not yours. Starting a new one.")
-        set_conversation(None)
-        conversation_id = None
-    except ServiceUnavailable as exc:  # keep the conversation and the chat box: what is typed is shown back
-        st.error(str(exc))
+except (ValueError, ToolError):
+    st.toast("Conversation not found; starting a new one.", icon="⚠️")
+    st.warning("Conversation not found. It may have been deleted, or the link is not yours. Starting a new one.")
+    set_conversation(None)
+    conversation_id = None
+except ServiceUnavailable as exc:  # keep the conversation and the chat box: what is typed is shown back
+    st.error(str(exc))
 
 with st.sidebar:
     st.title("✅ Todo chat")
@@ -80,7 +87,7 @@ with st.sidebar:
     if not conversations:
         st.caption("No conversations yet.")
     for item in conversations:
-        cid = str(item.conversation_id)
+        cid = item.conversation_id
         pick, remove = st.columns([5, 1])
         label = item.title or "Untitled conversation"
         kind = "primary" if cid == conversation_id else "secondary"
@@ -111,7 +118,8 @@ if prompt:
             running: list[object] = []  # the status box of the step in progress
 
             def reply_text():  # the turn's text as it streams; tool steps are drawn above it as they happen
-                for event in assistant.run_turn(todo, conversation_id, prompt):  # type: ignore[arg-type]
+                assert conversation_id is not None
+                for event in assistant.run_turn(todo, conversation_id, prompt):
                     if isinstance(event, TextDelta):
                         yield event.text
                     elif isinstance(event, StepStarted):
@@ -124,7 +132,7 @@ if prompt:
 
             try:
                 if conversation_id is None:
-                    conversation_id = str(todo.create_conversation().conversation_id)
+                    conversation_id = todo.create_conversation().conversation_id
                     set_conversation(conversation_id)
                 st.write_stream(reply_text())
             except TurnInterrupted as exc:

@@ -41,9 +41,13 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Final, Literal, Protocol, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from app.client import ToolError
+from app.steps import ToolCaller, ToolStep
+from contract import limits
+from contract.schemas import Priority, Status
+from contract.tools import ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, REOPEN_TASK, UPDATE_TASK
 
 __all__ = [
     "FALLBACK_NOTICE",
@@ -72,13 +76,10 @@ __all__ = [
     "run_offline",
 ]
 
-Priority: TypeAlias = Literal["low", "medium", "high"]
-Status: TypeAlias = Literal["open", "done", "all"]
-
 MAX_INPUT_CHARS: Final = 2000
-MAX_TITLE_CHARS: Final = 200
-MAX_TAGS: Final = 10
-MAX_TAG_CHARS: Final = 32
+MAX_TITLE_CHARS: Final = limits.TITLE_LENGTH
+MAX_TAGS: Final = limits.TAGS_PER_TASK
+MAX_TAG_CHARS: Final = limits.TAG_LENGTH
 SEARCH_LIMIT: Final = 20
 MAX_CANDIDATES_SHOWN: Final = 10
 
@@ -935,20 +936,6 @@ def parse(text: str, today: date) -> Intent:
 ToolCallError = ToolError
 
 
-class ToolCaller(Protocol):
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Call an MCP tool (as the caller the client was made for) and return its structured result."""
-        ...
-
-
-@dataclass
-class ToolStep:
-    name: str
-    arguments: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: str | None = None
-
-
 @dataclass
 class OfflineReply:
     text: str
@@ -1055,24 +1042,24 @@ class _Runner:
     today: date
     steps: list[ToolStep] = field(default_factory=list)
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         step = ToolStep(name=name, arguments=dict(arguments))
         self.steps.append(step)
         try:
-            result = await self.tools.call_tool(name, arguments)
+            result = self.tools.call_tool(name, arguments)
         except ToolCallError as exc:
             step.error = str(exc) or exc.__class__.__name__
             raise
         step.result = result
         return result
 
-    async def run(self, intent: Intent, help_intro: str) -> str:
+    def run(self, intent: Intent, help_intro: str) -> str:
         try:
-            return await self._dispatch(intent, help_intro)
+            return self._dispatch(intent, help_intro)
         except ToolCallError as exc:
             return _md(str(exc) or "The tool call failed.")
 
-    async def _dispatch(self, intent: Intent, help_intro: str) -> str:
+    def _dispatch(self, intent: Intent, help_intro: str) -> str:
         match intent:
             case Help():
                 return f"{help_intro}\n\n{HELP_EXAMPLES}"
@@ -1082,20 +1069,20 @@ class _Runner:
                 what = f"“{_snippet(text)}”" if text else "that"
                 return f"Sorry, I didn't understand {what}. {help_intro}\n\n{HELP_EXAMPLES}"
             case AddTask():
-                return await self._add(intent)
+                return self._add(intent)
             case ListTasks():
-                return await self._list(intent)
+                return self._list(intent)
             case Complete(ref=ref):
-                return await self._set_done(ref, done=True)
+                return self._set_done(ref, done=True)
             case Reopen(ref=ref):
-                return await self._set_done(ref, done=False)
+                return self._set_done(ref, done=False)
             case Delete(ref=ref) | Rename(ref=ref) | SetPriority(ref=ref) | SetDue(ref=ref):
-                return await self._update(ref, intent)
+                return self._update(ref, intent)
         raise AssertionError(f"unhandled intent {intent!r}")  # pragma: no cover
 
-    async def _add(self, intent: AddTask) -> str:
-        result = await self.call(
-            "add_task",
+    def _add(self, intent: AddTask) -> str:
+        result = self.call_tool(
+            ADD_TASK,
             {
                 "title": intent.title,
                 "priority": intent.priority,
@@ -1108,7 +1095,7 @@ class _Runner:
         suffix = f" ({', '.join(details)})" if details else ""
         return f"Added {_name(task)}{suffix}."
 
-    async def _list(self, intent: ListTasks) -> str:
+    def _list(self, intent: ListTasks) -> str:
         arguments: dict[str, Any] = {"status": intent.status}
         if intent.priority:
             arguments["priority"] = intent.priority
@@ -1122,7 +1109,7 @@ class _Runner:
             arguments["due_before"] = intent.due_before.isoformat()
         if intent.overdue or intent.due_before:
             arguments["sort"] = "due"
-        result = await self.call("list_tasks", arguments)
+        result = self.call_tool(LIST_TASKS, arguments)
         tasks = [task for task in result.get("tasks", []) if isinstance(task, dict)]
         label = _list_label(intent)
         if not tasks:
@@ -1134,18 +1121,18 @@ class _Runner:
             lines.append(f"_…and {total - len(tasks)} more._")
         return "\n".join(lines)
 
-    async def _find(self, words: str, primary: Status) -> tuple[list[dict[str, Any]], Status]:
+    def _find(self, words: str, primary: Status) -> tuple[list[dict[str, Any]], Status]:
         """Search ``primary`` tasks, then all tasks; return the matches and where they were found."""
         statuses: list[Status] = [primary] if primary == "all" else [primary, "all"]
         tasks: list[dict[str, Any]] = []
         for status in statuses:
-            result = await self.call("list_tasks", {"status": status, "search": words, "limit": SEARCH_LIMIT})
+            result = self.call_tool(LIST_TASKS, {"status": status, "search": words, "limit": SEARCH_LIMIT})
             tasks = [task for task in result.get("tasks", []) if isinstance(task, dict)]
             if tasks:
                 return tasks, status
         return tasks, statuses[-1]
 
-    async def _resolve(
+    def _resolve(
         self,
         ref: TaskRef,
         primary: Status,
@@ -1158,7 +1145,7 @@ class _Runner:
         matches are outside ``primary`` and all in that state, the reply says so instead of asking.
         """
         words = ref.words or ""
-        tasks, found_in = await self._find(words, primary)
+        tasks, found_in = self._find(words, primary)
         if not tasks:
             return f"I found no {primary} task matching '{_md(words)}'."
         if already is not None and found_in != primary:
@@ -1180,48 +1167,49 @@ class _Runner:
         lines.append(f"Which one? Reply with its number, e.g. “{_md(example(int(shown[0].get('id', 0))))}”.")
         return "\n".join(lines)
 
-    async def _set_done(self, ref: TaskRef, done: bool) -> str:
+    def _set_done(self, ref: TaskRef, done: bool) -> str:
         """Complete (``done``) or reopen one task."""
         verb = "complete" if done else "reopen"
+        tool = COMPLETE_TASK if done else REOPEN_TASK
         task_id: int
         if ref.number is not None:
             task_id = ref.number
         else:
             primary: Status = "open" if done else "done"
-            found = await self._resolve(ref, primary, lambda n: f"{verb} {n}", "done" if done else "open")
+            found = self._resolve(ref, primary, lambda n: f"{verb} {n}", "done" if done else "open")
             if isinstance(found, str):
                 return found
             task_id = int(found["id"])
-        task = _unwrap_task(await self.call(f"{verb}_task", {"task_id": task_id}))
+        task = _unwrap_task(self.call_tool(tool, {"task_id": task_id}))
         return f"{'Completed' if done else 'Reopened'} {_name(task)}."
 
-    async def _update(self, ref: TaskRef, intent: Delete | Rename | SetPriority | SetDue) -> str:
+    def _update(self, ref: TaskRef, intent: Delete | Rename | SetPriority | SetDue) -> str:
         """Delete, rename, re-prioritise or re-date one task."""
         task_id: int
         if ref.number is not None:
             task_id = ref.number
         else:
-            found = await self._resolve(ref, "open", lambda n: _example_command(intent, n))
+            found = self._resolve(ref, "open", lambda n: _example_command(intent, n))
             if isinstance(found, str):
                 return found
             task_id = int(found["id"])
         match intent:
             case Delete():
-                task = _unwrap_task(await self.call("delete_task", {"task_id": task_id}))
+                task = _unwrap_task(self.call_tool(DELETE_TASK, {"task_id": task_id}))
                 return f"Deleted {_name(task)}."
             case Rename(new_title=title):
-                task = _unwrap_task(await self.call("update_task", {"task_id": task_id, "title": title}))
+                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "title": title}))
                 return f"Renamed task {task.get('id', task_id)} to **{_md(str(task.get('title', title)))}**."
             case SetPriority(priority=priority):
-                task = _unwrap_task(await self.call("update_task", {"task_id": task_id, "priority": priority}))
+                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "priority": priority}))
                 return f"{_capitalize(_name(task))} is now {task.get('priority', priority)} priority."
             case SetDue(due_date=None):
-                task = _unwrap_task(await self.call("update_task", {"task_id": task_id, "clear_due_date": True}))
+                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "clear_due_date": True}))
                 return f"Removed the due date from {_name(task)}."
             case SetDue(due_date=due):
                 assert due is not None
                 arguments = {"task_id": task_id, "due_date": due.isoformat()}
-                task = _unwrap_task(await self.call("update_task", arguments))
+                task = _unwrap_task(self.call_tool(UPDATE_TASK, arguments))
                 return f"{_capitalize(_name(task))} is now due {_format_date(str(task.get('due_date', due)))}."
         raise AssertionError(f"unhandled intent {intent!r}")  # pragma: no cover
 
@@ -1241,7 +1229,7 @@ def _example_command(intent: Delete | Rename | SetPriority | SetDue, number: int
     raise AssertionError(f"unhandled intent {intent!r}")  # pragma: no cover
 
 
-async def run_offline(
+def run_offline(
     text: str,
     tools: ToolCaller,
     today: date,
@@ -1256,7 +1244,7 @@ async def run_offline(
     """
     runner = _Runner(tools=tools, today=today)
     help_intro = HELP_INTRO if fallback_reason is None else FALLBACK_HELP_INTRO
-    body = await runner.run(parse(text, today), help_intro)
+    body = runner.run(parse(text, today), help_intro)
     if fallback_reason is not None:
         notice = FALLBACK_NOTICE.format(reason=_snippet(" ".join(fallback_reason.split()), 200))
         body = f"_{notice}_\n\n{body}"

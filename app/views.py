@@ -1,19 +1,19 @@
 """Small pieces of the page: how a tool step, a stored message and the task table are shown."""
 
-import json
 from typing import Any
 
 import streamlit as st
 
-from app.offline import ToolStep
-from mcp_server.schemas import MessageOut, TaskOut
+from app.steps import ToolStep, steps_from_history
+from contract.schemas import MessageOut, TaskOut
+from contract.tools import ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, REOPEN_TASK, UPDATE_TASK
 
 VERBS = {
-    "add_task": "Added",
-    "complete_task": "Completed",
-    "reopen_task": "Reopened",
-    "update_task": "Updated",
-    "delete_task": "Deleted",
+    ADD_TASK: "Added",
+    COMPLETE_TASK: "Completed",
+    REOPEN_TASK: "Reopened",
+    UPDATE_TASK: "Updated",
+    DELETE_TASK: "Deleted",
 }
 
 
@@ -27,7 +27,7 @@ def step_summary(step: ToolStep) -> str:
     if step.error is not None:
         return f"{step.name} failed: {step.error}"
     result = step.result or {}
-    if step.name == "list_tasks":
+    if step.name == LIST_TASKS:
         return f"Listed {len(result.get('tasks', []))} of {result.get('total', 0)} tasks"
     task = result.get("task", result)
     verb = VERBS.get(step.name, step.name)
@@ -44,29 +44,6 @@ def show_step(step: ToolStep, box: Any = None) -> None:
         if step.result is not None:
             st.json(step.result, expanded=False)
     box.update(label=step_summary(step), state="error" if step.error else "complete", expanded=False)
-
-
-def steps_from_history(messages: list[MessageOut]) -> dict[str, ToolStep]:
-    """Tool steps of stored messages, by tool_call_id, so the history shows them like the live turn did."""
-    steps: dict[str, ToolStep] = {}
-    for message in messages:
-        for call in message.tool_calls or []:
-            function = call.get("function", {})
-            try:
-                arguments = json.loads(function.get("arguments") or "{}")
-            except json.JSONDecodeError:
-                arguments = {}
-            steps[call.get("id", "")] = ToolStep(function.get("name", "?"), arguments)
-        if message.role == "tool" and message.tool_call_id in steps:
-            step = steps[message.tool_call_id]
-            if message.content.startswith("Error: "):
-                step.error = message.content.removeprefix("Error: ")
-            else:
-                try:
-                    step.result = json.loads(message.content)
-                except json.JSONDecodeError:
-                    step.result = {"text": message.content}
-    return steps
 
 
 def show_history(messages: list[MessageOut]) -> None:

@@ -49,12 +49,12 @@ import openai
 
 from app.agent import Agent, Notice, StepFinished, StepStarted
 from app.client import McpConnection, TodoClient
-from app.offline import ToolStep
 from app.settings import UISettings
+from app.steps import ToolStep
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
 from bench.tool_latency import OPERATIONS, sql_round, tool_round
-from mcp_server.schemas import MessageIn
+from contract.schemas import MessageIn
 from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
 from tests.support import TOKEN
 
@@ -214,7 +214,7 @@ def make_agent(connection: McpConnection, model_url: str, rounds: RoundCounter) 
         max_retries=settings.model_retries,
         http_client=openai.DefaultHttpxClient(event_hooks={"request": [rounds.hook]}),
     )
-    return Agent(connection, settings, llm)
+    return Agent(settings, llm)
 
 
 def take_turn(agent: Agent, rounds: RoundCounter, user: SimulatedUser, at: float) -> TurnRecord:

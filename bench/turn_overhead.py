@@ -45,8 +45,8 @@ def main() -> None:
     with running_stack() as (_, base), FakeOpenAI(default=responder) as fake:
         connection = McpConnection(f"{base}/mcp", TOKEN)
         settings = UISettings(mcp_url=f"{base}/mcp", openai_api_key="bench", openai_base_url=fake.base_url)
-        model_agent = Agent.from_settings(connection, settings)
-        offline_agent = Agent(connection, settings, llm=None)
+        model_agent = Agent.from_settings(settings)
+        offline_agent = Agent(settings, llm=None)
         measure(model_agent, TodoClient(connection, acting_for="warm-up"), 5)
         with_model = measure(model_agent, TodoClient(connection, acting_for="bench-model"), args.turns)
         offline = measure(offline_agent, TodoClient(connection, acting_for="bench-offline"), args.turns)

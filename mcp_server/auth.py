@@ -30,10 +30,10 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.schemas import user_id
 from mcp_server import tokens
 from mcp_server.db import Database
 from mcp_server.errors import StorageUnavailable
-from mcp_server.schemas import user_id
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from contract.limits import (
+    CALL_ID_LENGTH,
+    DESCRIPTION_LENGTH,
+    IDEMPOTENCY_KEY_LENGTH,
+    TAG_LENGTH,
+    TAGS_PER_TASK,
+    TITLE_LENGTH,
+    TOKEN_NAME_LENGTH,
+    USER_ID_LENGTH,
+)
+from contract.schemas import PRIORITIES
+
 
 class Base(DeclarativeBase):
     pass
@@ -31,7 +43,7 @@ class UserCounter(Base):
 
     __tablename__ = "user_counters"
 
-    user_id: Mapped[str] = mapped_column(String(320), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), primary_key=True)
     last_task_number: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
@@ -46,22 +58,22 @@ class Task(Base):
             unique=True,
             postgresql_where="idempotency_key IS NOT NULL",
         ),
-        CheckConstraint("priority IN ('low', 'medium', 'high')", name="ck_tasks_priority"),
-        CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="ck_tasks_title_length"),
-        CheckConstraint("char_length(description) <= 2000", name="ck_tasks_description_length"),
-        CheckConstraint("cardinality(tags) <= 10", name="ck_tasks_tag_count"),
+        CheckConstraint(f"priority IN {PRIORITIES}", name="ck_tasks_priority"),
+        CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_LENGTH}", name="ck_tasks_title_length"),
+        CheckConstraint(f"char_length(description) <= {DESCRIPTION_LENGTH}", name="ck_tasks_description_length"),
+        CheckConstraint(f"cardinality(tags) <= {TAGS_PER_TASK}", name="ck_tasks_tag_count"),
     )
 
     pk: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(320), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), nullable=False)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    title: Mapped[str] = mapped_column(String(TITLE_LENGTH), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     priority: Mapped[str] = mapped_column(String(6), nullable=False, server_default="medium")
     due_date: Mapped[dt.date | None] = mapped_column(Date)
-    tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(TAG_LENGTH)), nullable=False, server_default="{}")
     completed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -72,8 +84,8 @@ class Conversation(Base):
     __table_args__ = (Index("ix_conversations_user_updated", "user_id", "updated_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[str] = mapped_column(String(320), nullable=False)
-    title: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), nullable=False)
+    title: Mapped[str] = mapped_column(String(TITLE_LENGTH), nullable=False, server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
@@ -99,8 +111,8 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    tool_call_id: Mapped[str | None] = mapped_column(String(128))
-    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    tool_call_id: Mapped[str | None] = mapped_column(String(CALL_ID_LENGTH))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
@@ -115,9 +127,9 @@ class PersonalToken(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[str] = mapped_column(String(320), nullable=False)
-    name: Mapped[str] = mapped_column(String(100), nullable=False)
-    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), nullable=False)
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_LENGTH), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256, hex
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -25,17 +25,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from contract.tools import SERVICE_ONLY_META
 from mcp_server.auth import Authenticator, CallerMiddleware, caller, current_caller, origin_regex
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
 from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
 from mcp_server.settings import Settings
-from mcp_server.tools import SERVICE_ONLY_META, register_conversation_tools, register_task_tools, register_token_tools
+from mcp_server.tools import register_conversation_tools, register_task_tools, register_token_tools
 
 log = logging.getLogger(__name__)
 NAME_SHOWN = 40  # an unknown argument's name is quoted back at most this long
 MCP_HEADERS = [MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER, "mcp-session-id"]
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (schemas.BATCH_LENGTH characters) fits
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # append_messages at its limits (contract.limits.BATCH_LENGTH characters) fits
 
 INSTRUCTIONS = (
     "Tools for your todo list and chat history. The server knows who you are from your token: every tool sees "

@@ -37,9 +37,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
+from contract.schemas import ConversationOut, MessageIn, MessageOut, Priority, SortKey, Status, TaskOut
 from mcp_server.errors import NotFound
 from mcp_server.models import Conversation, Message, Task, UserCounter
-from mcp_server.schemas import ConversationOut, MessageIn, MessageOut, Priority, SortKey, Status, TaskOut
 
 DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
 CONVERSATION_TITLE_LENGTH = 80

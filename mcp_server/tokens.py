@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
 
+from contract.schemas import AccessTokenOut, NewAccessToken
 from mcp_server.errors import NotFound
 from mcp_server.models import PersonalToken
-from mcp_server.schemas import AccessTokenOut, NewAccessToken
 from mcp_server.store import Query
 
 PREFIX = "todo_pat_"

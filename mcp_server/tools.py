@@ -14,11 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_server import store, tokens
-from mcp_server.auth import Authenticator, caller
-from mcp_server.db import Database
-from mcp_server.errors import InvalidArguments
-from mcp_server.schemas import (
+from contract.schemas import (
     AccessTokenList,
     AppendResult,
     ConversationId,
@@ -32,10 +28,13 @@ from mcp_server.schemas import (
     DueDate,
     ExpiresInDays,
     IdempotencyKey,
+    Limit,
+    MessageLimit,
     Messages,
     NewAccessToken,
-    NotBool,
+    Offset,
     Priority,
+    Recent,
     RevokedAccessToken,
     SearchText,
     SortKey,
@@ -48,32 +47,40 @@ from mcp_server.schemas import (
     Title,
     TokenName,
 )
+from contract.tools import (
+    ADD_TASK,
+    APPEND_MESSAGES,
+    COMPLETE_TASK,
+    CREATE_ACCESS_TOKEN,
+    CREATE_CONVERSATION,
+    DELETE_CONVERSATION,
+    DELETE_TASK,
+    FOR_MODEL_META,
+    GET_CONVERSATION,
+    LIST_ACCESS_TOKENS,
+    LIST_CONVERSATIONS,
+    LIST_TASKS,
+    REOPEN_TASK,
+    REVOKE_ACCESS_TOKEN,
+    SERVICE_ONLY_META,
+    UPDATE_TASK,
+)
+from mcp_server import store, tokens
+from mcp_server.auth import Authenticator, caller
+from mcp_server.db import Database
+from mcp_server.errors import InvalidArguments
 
-# Task tools carry this in their _meta: a chat agent offers exactly these to its model (the conversation tools
-# are for the UI's bookkeeping). The agent reads it from tools/list, so this is the one place that decides.
-FOR_MODEL = {"todo-chatbot/offer-to-model": True}
-# Tools that only the page's service credential may call (and that tools/list shows to no one else): a personal
-# token, leaked or not, cannot mint or revoke tokens.
-SERVICE_ONLY_META = "todo-chatbot/service-credential-only"
-SERVICE_ONLY = {SERVICE_ONLY_META: True}
+FOR_MODEL = {FOR_MODEL_META: True}  # task tools: a chat agent offers exactly these to its model
+SERVICE_ONLY = {SERVICE_ONLY_META: True}  # token tools: the page's service credential only
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
-Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items."), NotBool]
-Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first."), NotBool]
-MessageLimit = Annotated[int, Field(ge=1, le=10_000), NotBool]
-Recent = Annotated[
-    int,
-    Field(ge=0, le=200, description="Also return the last N messages of the conversation, after this append (0-200)"),
-    NotBool,
-]
-
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
-    @mcp.tool(title="Add a task", meta=FOR_MODEL, annotations=CREATE)
+    @mcp.tool(name=ADD_TASK, title="Add a task", meta=FOR_MODEL, annotations=CREATE)
     def add_task(
         ctx: Context,
         title: Title,
@@ -96,7 +103,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 idempotency_key=idempotency_key,
             )
 
-    @mcp.tool(title="List tasks", meta=FOR_MODEL, annotations=READ)
+    @mcp.tool(name=LIST_TASKS, title="List tasks", meta=FOR_MODEL, annotations=READ)
     def list_tasks(
         ctx: Context,
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
@@ -126,19 +133,19 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             )
             return TaskList(tasks=tasks, total=total)
 
-    @mcp.tool(title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=COMPLETE_TASK, title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
     def complete_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
         with db.transaction() as conn:
             return store.set_completed(conn, caller(ctx).user_id, task_id, True)
 
-    @mcp.tool(title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=REOPEN_TASK, title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
     def reopen_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
         with db.transaction() as conn:
             return store.set_completed(conn, caller(ctx).user_id, task_id, False)
 
-    @mcp.tool(title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=UPDATE_TASK, title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
     def update_task(
         ctx: Context,
         task_id: TaskNumber,
@@ -168,7 +175,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.update_task(conn, caller(ctx).user_id, task_id, changes)
 
-    @mcp.tool(title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
+    @mcp.tool(name=DELETE_TASK, title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
     def delete_task(ctx: Context, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
         with db.transaction() as conn:
@@ -176,7 +183,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
 
 
 def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
-    @mcp.tool(title="Start a conversation", annotations=CREATE)
+    @mcp.tool(name=CREATE_CONVERSATION, title="Start a conversation", annotations=CREATE)
     def create_conversation(
         ctx: Context,
         title: ConversationTitle = "",
@@ -185,14 +192,14 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.create_conversation(conn, caller(ctx).user_id, store.title_from(title))
 
-    @mcp.tool(title="List conversations", annotations=READ)
+    @mcp.tool(name=LIST_CONVERSATIONS, title="List conversations", annotations=READ)
     def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
         """List the user's conversations, most recently active first."""
         with db.transaction() as conn:
             conversations, total = store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
             return ConversationList(conversations=conversations, total=total)
 
-    @mcp.tool(title="Read a conversation", annotations=READ)
+    @mcp.tool(name=GET_CONVERSATION, title="Read a conversation", annotations=READ)
     def get_conversation(
         ctx: Context,
         conversation_id: ConversationId,
@@ -211,7 +218,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
                 total_messages=total,
             )
 
-    @mcp.tool(title="Append messages", annotations=CREATE)
+    @mcp.tool(name=APPEND_MESSAGES, title="Append messages", annotations=CREATE)
     def append_messages(
         ctx: Context,
         conversation_id: ConversationId,
@@ -231,7 +238,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
                 messages=store.recent_messages(conn, conversation_id, recent) if recent else [],
             )
 
-    @mcp.tool(title="Delete a conversation", annotations=DELETE)
+    @mcp.tool(name=DELETE_CONVERSATION, title="Delete a conversation", annotations=DELETE)
     def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:
         """Delete a conversation and all its messages."""
         with db.transaction() as conn:
@@ -240,7 +247,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
 
 
 def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authenticator) -> None:
-    @mcp.tool(title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE)
+    @mcp.tool(name=CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE)
     def create_access_token(
         ctx: Context,
         name: TokenName,
@@ -251,13 +258,13 @@ def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authentica
         with db.transaction() as conn:
             return tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
 
-    @mcp.tool(title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
+    @mcp.tool(name=LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
     def list_access_tokens(ctx: Context) -> AccessTokenList:
         """The user's active personal access tokens, newest first (never the tokens themselves)."""
         with db.transaction() as conn:
             return AccessTokenList(tokens=tokens.list_active(conn, caller(ctx).user_id))
 
-    @mcp.tool(title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE)
+    @mcp.tool(name=REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE)
     def revoke_access_token(
         ctx: Context, token_id: Annotated[uuid.UUID, Field(description="The token's id, from list_access_tokens.")]
     ) -> RevokedAccessToken:

@@ -33,7 +33,7 @@ def agent(connection: McpConnection, fake: FakeOpenAI, mcp_url: str) -> Agent:
         model_retries=0,
         max_tool_steps=3,
     )
-    return Agent.from_settings(connection, settings)
+    return Agent.from_settings(settings)
 
 
 def turn(agent: Agent, todo: TodoClient, text: str) -> tuple[list[Any], str]:

@@ -148,7 +148,7 @@ def test_each_request_stands_alone_and_carries_the_protocol_version_and_the_requ
     with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
         turn = REQUEST_ID.set("turn-1234")
         try:
-            assert connection.call("list_tasks", {"idempotency_key": "k"})["total"] == 0
+            assert connection.call_tool("list_tasks", {"idempotency_key": "k"})["total"] == 0
         finally:
             REQUEST_ID.reset(turn)
         [(headers, request)] = server.requests
@@ -166,7 +166,7 @@ def test_a_client_acting_for_a_user_names_them_on_every_request() -> None:
     with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
         todo = TodoClient(connection, acting_for="me@example.com")
         assert todo.call_tool("list_tasks", {"idempotency_key": "k"})["total"] == 0
-        assert todo.call("list_tasks", idempotency_key="k2", tag=None)["total"] == 0
+        assert todo.call_tool("list_tasks", {"idempotency_key": "k2"})["total"] == 0
         assert [headers["x-todo-user"] for headers, _ in server.requests] == ["me@example.com"] * 2
         assert all("user_id" not in request["params"].get("arguments", {}) for _, request in server.requests)
 
@@ -178,7 +178,7 @@ def test_an_answer_as_an_event_stream_is_read() -> None:
         return f"event: message\ndata: {json.dumps(notice)}\n\nevent: message\ndata: {json.dumps(answer)}\n\n"
 
     with CannedServer(200, "text/event-stream", reply) as server, McpConnection(server.url, TOKEN) as connection:
-        assert connection.call("list_tasks", {"idempotency_key": "k"}) == {"tasks": [], "total": 0}
+        assert connection.call_tool("list_tasks", {"idempotency_key": "k"}) == {"tasks": [], "total": 0}
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_an_answer_that_is_not_a_result_is_a_clear_error(
 ) -> None:
     with CannedServer(status, content_type, lambda request: body) as server, McpConnection(server.url, TOKEN) as conn:
         with pytest.raises(error, match=message):
-            conn.call("list_tasks", {"idempotency_key": "k"})
+            conn.call_tool("list_tasks", {"idempotency_key": "k"})
         assert len(server.requests) == 1, "an answer is not retried, whatever it says"
 
 
@@ -206,7 +206,7 @@ def test_a_bad_gateway_is_retried_then_reported() -> None:
         McpConnection(server.url, TOKEN) as c,
     ):
         with pytest.raises(ServiceUnavailable) as failed:
-            c.call("list_tasks", {"idempotency_key": "k"})
+            c.call_tool("list_tasks", {"idempotency_key": "k"})
         assert failed.value.detail == "HTTP 502" and len(server.requests) == 1 + RETRIES
 
 

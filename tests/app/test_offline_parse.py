@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import unicodedata
@@ -34,8 +33,6 @@ from app.offline import (
     parse,
     run_offline,
 )
-
-pytestmark = pytest.mark.anyio  # the async run_offline tests run on anyio's asyncio backend (see conftest)
 
 TODAY = date(2026, 11, 26)  # a Thursday
 FRI = date(2026, 11, 27)
@@ -378,7 +375,7 @@ class FakeTools:
             self._complete_task(task_id=task["id"])
         return self.tasks[task["id"]]
 
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         self.calls.append((name, dict(arguments)))
         assert "user_id" not in arguments
         if name in self.failures:
@@ -494,16 +491,16 @@ def tools() -> FakeTools:
     return FakeTools()
 
 
-async def say(tools: FakeTools, text: str, **kwargs: Any) -> str:
+def say(tools: FakeTools, text: str, **kwargs: Any) -> str:
     """Run one message; check its recorded steps are exactly the tool calls it made."""
     before = len(tools.calls)
-    reply = await run_offline(text, tools, TODAY, **kwargs)
+    reply = run_offline(text, tools, TODAY, **kwargs)
     assert [(step.name, step.arguments) for step in reply.steps] == tools.calls[before:]
     return reply.text
 
 
-async def test_add(tools: FakeTools) -> None:
-    reply = await run_offline("add 'send Q3 report' for Friday, high priority #work", tools, TODAY)
+def test_add(tools: FakeTools) -> None:
+    reply = run_offline("add 'send Q3 report' for Friday, high priority #work", tools, TODAY)
     assert reply.text == "Added task 1: **send Q3 report** (high, due Fri 2026-11-27, #work)."
     [step] = reply.steps
     assert step.name == "add_task"
@@ -511,92 +508,92 @@ async def test_add(tools: FakeTools) -> None:
     assert step.result is not None and step.result["id"] == 1 and step.error is None
 
 
-async def test_add_plain_and_markdown_is_escaped(tools: FakeTools) -> None:
-    assert await say(tools, "add buy milk") == "Added task 1: **buy milk**."
-    assert await say(tools, "add fix *bold* $5 bug") == "Added task 2: **fix \\*bold\\* \\$5 bug**."
+def test_add_plain_and_markdown_is_escaped(tools: FakeTools) -> None:
+    assert say(tools, "add buy milk") == "Added task 1: **buy milk**."
+    assert say(tools, "add fix *bold* $5 bug") == "Added task 2: **fix \\*bold\\* \\$5 bug**."
 
 
-async def test_add_without_title_asks_and_calls_nothing(tools: FakeTools) -> None:
-    assert await say(tools, "add #work") == NO_TITLE
+def test_add_without_title_asks_and_calls_nothing(tools: FakeTools) -> None:
+    assert say(tools, "add #work") == NO_TITLE
     assert tools.calls == []
 
 
-async def test_list_empty(tools: FakeTools) -> None:
-    assert await say(tools, "list") == "No open tasks."
+def test_list_empty(tools: FakeTools) -> None:
+    assert say(tools, "list") == "No open tasks."
     assert tools.calls == [("list_tasks", {"status": "open"})]
-    assert await say(tools, "what's overdue") == "No overdue tasks."
-    assert await say(tools, "show high priority tasks tagged work") == "No open high-priority tasks tagged #work."
+    assert say(tools, "what's overdue") == "No overdue tasks."
+    assert say(tools, "show high priority tasks tagged work") == "No open high-priority tasks tagged #work."
 
 
-async def test_list_renders_a_compact_markdown_list(tools: FakeTools) -> None:
+def test_list_renders_a_compact_markdown_list(tools: FakeTools) -> None:
     tools.seed("buy milk")
     tools.seed("send Q3 report", priority="high", due_date="2026-11-27", tags=["work"])
     tools.seed("pay rent", due_date="2026-11-20")
     tools.seed("old thing", completed=True)
-    assert await say(tools, "show my tasks") == (
+    assert say(tools, "show my tasks") == (
         "Open tasks (3):\n"
         "- **1.** buy milk\n"
         "- **2.** send Q3 report — high, due Fri 2026-11-27, #work\n"
         "- **3.** pay rent — due Fri 2026-11-20 (**overdue**)"
     )
-    assert await say(tools, "show done") == "Done tasks (1):\n- **4.** ✓ old thing"
-    assert (await say(tools, "list all")).startswith("All tasks (4):\n")
+    assert say(tools, "show done") == "Done tasks (1):\n- **4.** ✓ old thing"
+    assert (say(tools, "list all")).startswith("All tasks (4):\n")
     overdue = "Overdue tasks (1):\n- **3.** pay rent — due Fri 2026-11-20 (**overdue**)"
-    assert await say(tools, "what's overdue") == overdue
+    assert say(tools, "what's overdue") == overdue
     assert tools.calls[-1] == ("list_tasks", {"status": "open", "overdue": True, "sort": "due"})
 
 
-async def test_list_due_window(tools: FakeTools) -> None:
+def test_list_due_window(tools: FakeTools) -> None:
     tools.seed("pay rent", due_date="2026-11-20")
     tools.seed("call mom", due_date="2026-11-26")
     tools.seed("buy milk", due_date="2026-11-27")
     tools.seed("no date")
-    assert await say(tools, "what's due today?") == (
+    assert say(tools, "what's due today?") == (
         "Open tasks due by Thu 2026-11-26 (2):\n"
         "- **1.** pay rent — due Fri 2026-11-20 (**overdue**)\n"
         "- **2.** call mom — due Thu 2026-11-26"
     )
     assert tools.calls[-1] == ("list_tasks", {"status": "open", "due_before": "2026-11-27", "sort": "due"})
-    assert await say(tools, "show done tasks due this week") == "No done tasks due by Sun 2026-11-29."
+    assert say(tools, "show done tasks due this week") == "No done tasks due by Sun 2026-11-29."
 
 
-async def test_list_mentions_tasks_beyond_the_page(tools: FakeTools) -> None:
+def test_list_mentions_tasks_beyond_the_page(tools: FakeTools) -> None:
     for i in range(55):
         tools.seed(f"task {i}")
-    text = await say(tools, "list")
+    text = say(tools, "list")
     assert text.startswith("Open tasks (55):\n")
     assert text.count("\n- ") == 50
     assert text.endswith("_…and 5 more._")
 
 
-async def test_complete_by_number(tools: FakeTools) -> None:
+def test_complete_by_number(tools: FakeTools) -> None:
     tools.seed("buy milk")
-    assert await say(tools, "complete 1") == "Completed task 1: **buy milk**."
+    assert say(tools, "complete 1") == "Completed task 1: **buy milk**."
     assert tools.tasks[1]["completed"] is True
     assert tools.calls == [("complete_task", {"task_id": 1})]
 
 
-async def test_complete_by_words_one_match(tools: FakeTools) -> None:
+def test_complete_by_words_one_match(tools: FakeTools) -> None:
     tools.seed("buy milk")
     tools.seed("send Q3 report")
-    assert await say(tools, "done with the report") == "Completed task 2: **send Q3 report**."
+    assert say(tools, "done with the report") == "Completed task 2: **send Q3 report**."
     assert tools.calls == [
         ("list_tasks", {"status": "open", "search": "report", "limit": 20}),
         ("complete_task", {"task_id": 2}),
     ]
 
 
-async def test_complete_by_words_no_match(tools: FakeTools) -> None:
+def test_complete_by_words_no_match(tools: FakeTools) -> None:
     tools.seed("buy milk")
-    assert await say(tools, "I finished the report") == "I found no open task matching 'report'."
+    assert say(tools, "I finished the report") == "I found no open task matching 'report'."
     assert [name for name, _ in tools.calls] == ["list_tasks", "list_tasks"]  # open, then all
     assert tools.calls[1][1]["status"] == "all"
 
 
-async def test_complete_by_words_several_matches_asks_which(tools: FakeTools) -> None:
+def test_complete_by_words_several_matches_asks_which(tools: FakeTools) -> None:
     tools.seed("send Q3 report", priority="high")
     tools.seed("read report")
-    text = await say(tools, "done with the report")
+    text = say(tools, "done with the report")
     assert text == (
         "Several open tasks match 'report':\n"
         "- **1.** send Q3 report — high\n"
@@ -607,97 +604,97 @@ async def test_complete_by_words_several_matches_asks_which(tools: FakeTools) ->
     assert all(name == "list_tasks" for name, _ in tools.calls)
 
 
-async def test_words_prefer_an_exact_title_among_several(tools: FakeTools) -> None:
+def test_words_prefer_an_exact_title_among_several(tools: FakeTools) -> None:
     tools.seed("buy milk and eggs")
     tools.seed("Buy milk")
-    assert await say(tools, "remove buy milk") == "Deleted task 2: **Buy milk**."
+    assert say(tools, "remove buy milk") == "Deleted task 2: **Buy milk**."
     assert set(tools.tasks) == {1}
 
 
-async def test_complete_by_words_already_done(tools: FakeTools) -> None:
+def test_complete_by_words_already_done(tools: FakeTools) -> None:
     tools.seed("send Q3 report", completed=True)
-    assert await say(tools, "complete the report") == "Task 1: **send Q3 report** is already done."
+    assert say(tools, "complete the report") == "Task 1: **send Q3 report** is already done."
     assert "complete_task" not in [name for name, _ in tools.calls]
 
 
-async def test_complete_by_words_several_already_done(tools: FakeTools) -> None:
+def test_complete_by_words_several_already_done(tools: FakeTools) -> None:
     tools.seed("send Q3 report", completed=True)
     tools.seed("read report", completed=True)
-    assert await say(tools, "complete the report") == "Every task matching 'report' is already done."
+    assert say(tools, "complete the report") == "Every task matching 'report' is already done."
 
 
-async def test_reopen_by_number_and_by_words(tools: FakeTools) -> None:
+def test_reopen_by_number_and_by_words(tools: FakeTools) -> None:
     tools.seed("send Q3 report", completed=True)
     tools.seed("buy milk", completed=True)
-    assert await say(tools, "reopen 2") == "Reopened task 2: **buy milk**."
-    assert await say(tools, "reopen the report") == "Reopened task 1: **send Q3 report**."
+    assert say(tools, "reopen 2") == "Reopened task 2: **buy milk**."
+    assert say(tools, "reopen the report") == "Reopened task 1: **send Q3 report**."
     assert ("list_tasks", {"status": "done", "search": "report", "limit": 20}) in tools.calls
-    assert await say(tools, "reopen the report") == "Task 1: **send Q3 report** is already open."
+    assert say(tools, "reopen the report") == "Task 1: **send Q3 report** is already open."
 
 
-async def test_delete_by_number_and_by_words(tools: FakeTools) -> None:
+def test_delete_by_number_and_by_words(tools: FakeTools) -> None:
     tools.seed("buy milk")
     tools.seed("call mom")
-    assert await say(tools, "delete 1") == "Deleted task 1: **buy milk**."
-    assert await say(tools, "delete the mom task") == "Deleted task 2: **call mom**."
+    assert say(tools, "delete 1") == "Deleted task 1: **buy milk**."
+    assert say(tools, "delete the mom task") == "Deleted task 2: **call mom**."
     assert tools.tasks == {}
 
 
-async def test_rename(tools: FakeTools) -> None:
+def test_rename(tools: FakeTools) -> None:
     tools.seed("call mum")
-    assert await say(tools, "rename 1 to 'Call dad'") == "Renamed task 1 to **Call dad**."
+    assert say(tools, "rename 1 to 'Call dad'") == "Renamed task 1 to **Call dad**."
     assert tools.calls == [("update_task", {"task_id": 1, "title": "Call dad"})]
-    assert await say(tools, "rename the dad task to Call mom") == "Renamed task 1 to **Call mom**."
+    assert say(tools, "rename the dad task to Call mom") == "Renamed task 1 to **Call mom**."
 
 
-async def test_set_priority(tools: FakeTools) -> None:
+def test_set_priority(tools: FakeTools) -> None:
     tools.seed("send Q3 report")
-    assert await say(tools, "make 1 high priority") == "Task 1: **send Q3 report** is now high priority."
+    assert say(tools, "make 1 high priority") == "Task 1: **send Q3 report** is now high priority."
     assert tools.calls == [("update_task", {"task_id": 1, "priority": "high"})]
     assert tools.tasks[1]["priority"] == "high"
 
 
-async def test_set_and_clear_due_date(tools: FakeTools) -> None:
+def test_set_and_clear_due_date(tools: FakeTools) -> None:
     tools.seed("send Q3 report")
-    assert await say(tools, "move the report to friday") == "Task 1: **send Q3 report** is now due Fri 2026-11-27."
+    assert say(tools, "move the report to friday") == "Task 1: **send Q3 report** is now due Fri 2026-11-27."
     assert tools.tasks[1]["due_date"] == "2026-11-27"
-    assert await say(tools, "remove the due date from 1") == "Removed the due date from task 1: **send Q3 report**."
+    assert say(tools, "remove the due date from 1") == "Removed the due date from task 1: **send Q3 report**."
     assert tools.calls[-1] == ("update_task", {"task_id": 1, "clear_due_date": True})
     assert tools.tasks[1]["due_date"] is None
 
 
-async def test_update_acts_on_a_done_task_found_in_all(tools: FakeTools) -> None:
+def test_update_acts_on_a_done_task_found_in_all(tools: FakeTools) -> None:
     tools.seed("send Q3 report", completed=True)
-    assert await say(tools, "set priority of the report to low") == "Task 1: **send Q3 report** is now low priority."
+    assert say(tools, "set priority of the report to low") == "Task 1: **send Q3 report** is now low priority."
 
 
-async def test_ambiguous_update_suggests_the_full_command(tools: FakeTools) -> None:
+def test_ambiguous_update_suggests_the_full_command(tools: FakeTools) -> None:
     tools.seed("report A")
     tools.seed("report B")
-    text = await say(tools, "move the report to next week")
+    text = say(tools, "move the report to next week")
     assert text.endswith("Which one? Reply with its number, e.g. “move 1 to 2026-11-30”.")
     assert [name for name, _ in tools.calls] == ["list_tasks"]
 
 
-async def test_help(tools: FakeTools) -> None:
-    reply = await run_offline("help", tools, TODAY)
+def test_help(tools: FakeTools) -> None:
+    reply = run_offline("help", tools, TODAY)
     assert reply.text == HELP_TEXT
     assert reply.steps == []
     assert "I'm the offline assistant (no language model is configured)" in HELP_TEXT
 
 
-async def test_unknown_lists_examples(tools: FakeTools) -> None:
-    reply = await run_offline("what is the weather", tools, TODAY)
+def test_unknown_lists_examples(tools: FakeTools) -> None:
+    reply = run_offline("what is the weather", tools, TODAY)
     assert reply.text == f"Sorry, I didn't understand “what is the weather”. {HELP_TEXT}"
     assert reply.steps == []
 
 
-async def test_unknown_with_a_hint_only_shows_the_hint(tools: FakeTools) -> None:
-    assert await say(tools, "complete it") == which_task("complete 3")
+def test_unknown_with_a_hint_only_shows_the_hint(tools: FakeTools) -> None:
+    assert say(tools, "complete it") == which_task("complete 3")
 
 
-async def test_tool_error_is_shown(tools: FakeTools) -> None:
-    reply = await run_offline("complete 99", tools, TODAY)
+def test_tool_error_is_shown(tools: FakeTools) -> None:
+    reply = run_offline("complete 99", tools, TODAY)
     assert reply.text == "Task 99 not found."
     [step] = reply.steps
     assert (step.name, step.arguments, step.result, step.error) == (
@@ -708,20 +705,20 @@ async def test_tool_error_is_shown(tools: FakeTools) -> None:
     )
 
 
-async def test_hint_escapes_user_text(tools: FakeTools) -> None:
-    assert await say(tools, "move 3 to *soon*") == BAD_DATE.replace("blah", "\\*soon\\*")
+def test_hint_escapes_user_text(tools: FakeTools) -> None:
+    assert say(tools, "move 3 to *soon*") == BAD_DATE.replace("blah", "\\*soon\\*")
 
 
-async def test_tool_error_while_searching(tools: FakeTools) -> None:
+def test_tool_error_while_searching(tools: FakeTools) -> None:
     tools.failures["list_tasks"] = "The task server is unavailable."
-    assert await say(tools, "delete the milk task") == "The task server is unavailable."
+    assert say(tools, "delete the milk task") == "The task server is unavailable."
 
 
-async def test_fallback_reason_adds_a_notice(tools: FakeTools) -> None:
-    reply = await run_offline("add buy milk", tools, TODAY, fallback_reason="timeout")
+def test_fallback_reason_adds_a_notice(tools: FakeTools) -> None:
+    reply = run_offline("add buy milk", tools, TODAY, fallback_reason="timeout")
     notice = FALLBACK_NOTICE.format(reason="timeout")
     assert reply.text == f"_{notice}_\n\nAdded task 1: **buy milk**."
-    help_reply = await run_offline("help", tools, TODAY, fallback_reason="rate_limited")
+    help_reply = run_offline("help", tools, TODAY, fallback_reason="rate_limited")
     assert "no language model is configured" not in help_reply.text
     assert help_reply.text.startswith("_The model is unavailable (rate\\_limited), so the offline assistant")
     assert help_reply.text.endswith(HELP_EXAMPLES)
@@ -733,6 +730,6 @@ def test_run_offline_never_raises(text: str) -> None:
     fake = FakeTools()
     fake.seed("buy milk")
     fake.seed("send Q3 report", completed=True)
-    reply = asyncio.run(run_offline(text, fake, TODAY))
+    reply = run_offline(text, fake, TODAY)
     assert reply.text
     assert len(reply.steps) == len(fake.calls)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.client import McpConnection, TodoClient
 from app.settings import get_settings
-from mcp_server.schemas import MessageIn
+from contract.schemas import MessageIn
 from tests.support import TOKEN
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app" / "main.py")

@@ -19,9 +19,9 @@ from typing import Any, Literal
 import httpx2
 
 from app.agent import Agent, Event, Notice, StepFinished, TextDelta, TurnInterrupted
-from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
-from app.offline import ToolStep
+from app.client import ServiceUnavailable, TodoClient, ToolError
 from app.settings import UISettings
+from app.steps import ToolStep
 from mcp_server.embedded import free_port
 from tests.support import TOKEN_SHA256
 
@@ -358,11 +358,11 @@ def _describe(body: bytes) -> tuple[str, str | None, dict[str, Any]]:
 # Driving the agent
 
 
-def offline_agent(connection: McpConnection) -> Agent:
-    return Agent(connection, UISettings(), llm=None)
+def offline_agent() -> Agent:
+    return Agent(UISettings(), llm=None)
 
 
-def model_agent(connection: McpConnection, base_url: str, **settings: Any) -> Agent:
+def model_agent(base_url: str, **settings: Any) -> Agent:
     values: dict[str, Any] = {
         "openai_api_key": "test-key",
         "openai_base_url": base_url,
@@ -372,7 +372,7 @@ def model_agent(connection: McpConnection, base_url: str, **settings: Any) -> Ag
         "max_tool_steps": 3,
         **settings,
     }
-    return Agent.from_settings(connection, UISettings(**values))
+    return Agent.from_settings(UISettings(**values))
 
 
 @dataclass

@@ -33,7 +33,7 @@ def test_a_turn_abandoned_in_the_middle_of_a_step_leaves_a_well_formed_history(
     which is not told that add_task ran: at step-finished the task exists and nothing stored says so)."""
     connection = connect(mcp_process().url)
     todo = TodoClient(connection, acting_for=user_id)
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     fake.script(ToolCalls([Call("add_task", {"title": "pay rent"}, id="call_rent")]), Text("Added task 1: pay rent."))
 

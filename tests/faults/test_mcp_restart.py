@@ -77,7 +77,7 @@ def test_a_conversation_goes_on_after_the_server_is_killed_and_restarted(
     server = mcp_process()
     connection = connect(server.url)
     todo = TodoClient(connection, acting_for=user_id)
-    agent = offline_agent(connection) if mode == "offline" else model_agent(connection, fake.base_url)
+    agent = offline_agent() if mode == "offline" else model_agent(fake.base_url)
     if mode == "model":
         fake.script(
             ToolCalls([Call("add_task", {"title": "buy milk"})]),
@@ -141,7 +141,7 @@ def test_the_server_killed_while_the_model_is_thinking(
     server = mcp_process()
     connection = connect(server.url)
     todo = TodoClient(connection, acting_for=user_id)
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     sorry = "I could not reach your task list; please try again in a moment."
 
@@ -201,7 +201,7 @@ def test_a_frozen_server_times_out_and_comes_back(
     server = mcp_process()
     connection = connect(server.url, timeout=timeout)
     todo = TodoClient(connection, acting_for=user_id)
-    agent = offline_agent(connection)
+    agent = offline_agent()
     conversation_id = str(todo.create_conversation().conversation_id)
     assert take_turn(agent, todo, conversation_id, "add buy milk").error is None
     before = todo.get_conversation(conversation_id).messages
@@ -280,7 +280,7 @@ def test_a_read_that_fails_in_transport_is_retried(
     failed = fail(proxy, "list_tasks", fault, tries)
     proxy.drop_response("get_conversation")
 
-    listed = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
+    listed = take_turn(offline_agent(), todo, conversation_id, "what's open?")
     assert listed.error is None and "buy milk" in listed.text, listed
     attempts = proxy.calls("list_tasks")
     assert [(c.status, c.dropped) for c in attempts] == [*failed, (200, False)], "failed tries, then one that worked"
@@ -301,10 +301,10 @@ def test_an_offline_turn_whose_tool_fails_every_try_is_interrupted_with_the_mess
     conversation_id = str(todo.create_conversation().conversation_id)
     fail(proxy, "list_tasks", "refused", 1 + MCP_RETRIES)
 
-    outcome = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
+    outcome = take_turn(offline_agent(), todo, conversation_id, "what's open?")
     assert isinstance(outcome.error, TurnInterrupted) and "not reachable" in str(outcome.error), outcome
     assert user_texts(todo, conversation_id) == ["what's open?"]
-    again = take_turn(offline_agent(connection), todo, conversation_id, "what's open?")
+    again = take_turn(offline_agent(), todo, conversation_id, "what's open?")
     assert again.error is None and "buy milk" in again.text
     assert_well_formed(stored_history(todo, conversation_id))
 
@@ -319,7 +319,7 @@ def test_a_model_turn_whose_message_cannot_be_stored_asks_nothing_and_stores_at_
     tries carry one idempotency key), and asking again works."""
     proxy, connection = proxied
     todo = TodoClient(connection, acting_for=user_id)
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     failed = fail(proxy, "append_messages", fault, 1 + MCP_RETRIES)
 
@@ -347,7 +347,7 @@ def test_a_model_add_task_whose_response_is_lost_creates_one_task(
 ) -> None:
     proxy, connection = proxied
     todo = TodoClient(connection, acting_for=user_id)
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     proxy.drop_response("add_task")
     fake.script(
@@ -379,7 +379,7 @@ def test_a_model_add_task_that_never_gets_an_answer_is_reported_unknown_and_done
     is stored, every call answered."""
     proxy, connection = proxied
     todo = TodoClient(connection, acting_for=user_id)
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     failed = fail(proxy, "add_task", fault, 1 + MCP_RETRIES)
     fake.script(
@@ -417,7 +417,7 @@ def test_an_offline_add_task_whose_response_is_lost_creates_one_task(
     first attempt (the user is not asked to send it again)."""
     proxy, connection = proxied
     todo = TodoClient(connection, acting_for=user_id)
-    agent = offline_agent(connection)
+    agent = offline_agent()
     conversation_id = str(todo.create_conversation().conversation_id)
     proxy.drop_response("add_task")
 
@@ -440,7 +440,7 @@ def test_a_lost_response_of_a_write_mid_turn_leaves_a_well_formed_history(
     proxy, connection = proxied
     todo = TodoClient(connection, acting_for=user_id)
     todo.add_task("old chore")
-    agent = model_agent(connection, fake.base_url)
+    agent = model_agent(fake.base_url)
     conversation_id = str(todo.create_conversation().conversation_id)
     proxy.drop_response("delete_task")
     reply = "I could not tell whether task 1 was deleted."

@@ -171,7 +171,7 @@ def connection(mcp_process: Callable[..., McpProcess], connect: Callable[..., Mc
 
 def agent_for(connection: McpConnection, fake: FakeOpenAI, **settings: object) -> Agent:
     values: dict[str, object] = {"model_retries": RETRIES, "max_tool_steps": MAX_TOOL_STEPS, "history_messages": 200}
-    return model_agent(connection, fake.base_url, **{**values, **settings})
+    return model_agent(fake.base_url, **{**values, **settings})
 
 
 @pytest.mark.parametrize("window", [200, 5], ids=["whole-history", "history-window-5"])

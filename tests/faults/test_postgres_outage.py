@@ -77,7 +77,7 @@ def test_calls_fail_fast_and_recover_without_restarting_anything(
 ) -> None:
     connection = connect(server.url)
     todo = TodoClient(connection, acting_for=user_id)
-    agent = offline_agent(connection)
+    agent = offline_agent()
     conversation_id = str(todo.create_conversation().conversation_id)
     assert "Added task 1" in take_turn(agent, todo, conversation_id, "add buy milk").text
     before = todo.get_conversation(conversation_id).messages
@@ -124,7 +124,7 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
     todo = TodoClient(connection, acting_for=user_id)
     conversation_id = str(todo.create_conversation().conversation_id)
     with FakeOpenAI() as fake:
-        agent = model_agent(connection, fake.base_url)
+        agent = model_agent(fake.base_url)
         fake.script(ToolCalls([Call("add_task", {"title": "buy milk"})]), Text("Added task 1: buy milk."))
         assert take_turn(agent, todo, conversation_id, "add buy milk").error is None
         before = todo.get_conversation(conversation_id).messages

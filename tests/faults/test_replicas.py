@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.client import McpConnection, ServiceUnavailable, TodoClient
-from mcp_server.schemas import MessageIn
+from contract.schemas import MessageIn
 from tests.faults.support import HttpProxy, McpProcess, assert_well_formed, offline_agent, stored_history, take_turn
 
 MCP_RETRIES = 2  # McpConnection tries a call that is safe to repeat this many more times (pinned, not imported)
@@ -46,7 +46,7 @@ def test_every_tool_works_whichever_replica_answers(
         assert todo.delete_task(1).task.title == "buy milk"
         assert [t.title for t in todo.list_tasks(status="all").tasks] == ["pay the rent"]
 
-        agent = offline_agent(connection)
+        agent = offline_agent()
         for text in ("add call mom", "what's open?", "done with call mom", "delete task 2"):
             outcome = take_turn(agent, todo, conversation_id, text)
             assert outcome.error is None and outcome.text, (text, outcome)
@@ -106,7 +106,7 @@ def test_one_replica_killed_behind_a_kubernetes_service(
         assert [m.content for m in todo.get_conversation(conversation_id).messages] == ["before"], "nothing changed"
         todo.append_messages(conversation_id, message)  # sent again: the new connection goes to the live replica
 
-        agent = offline_agent(connection)
+        agent = offline_agent()
         for text in ("add call mom", "what's open?"):
             outcome = take_turn(agent, todo, conversation_id, text)
             assert outcome.error is None and outcome.text, (text, outcome)

@@ -43,7 +43,7 @@ SERVICE_ONLY_TOOLS = {"create_access_token", "list_access_tokens", "revoke_acces
 FORBIDDEN = {"mcp": ["streamlit", "pandas", "pyarrow"], "ui": ["psycopg", "sqlalchemy"]}
 REQUIRED = {
     "mcp": ["mcp", "uvicorn", "sqlalchemy", "psycopg", "alembic", "mcp_server.server"],
-    "ui": ["streamlit", "openai", "mcp", "pandas", "mcp_server.schemas"],
+    "ui": ["streamlit", "openai", "mcp", "pandas", "contract.schemas"],
 }
 UID = "10001"
 RUN_ID = uuid.uuid4().hex[:8]
@@ -455,10 +455,10 @@ def test_no_build_tools_or_secrets_in_images(images: Built, tier: str) -> None:
     local_cas = sorted(LOCAL_CA_DIR.glob("*.crt")) if LOCAL_CA_DIR.is_dir() else []
     # A base64 line from the middle of each local CA: if it shows up in the image, the CA was baked in.
     markers = [ca.read_text().splitlines()[3] for ca in local_cas if len(ca.read_text().splitlines()) > 4]
-    # The UI shares only the result models of the tool server (mcp_server.schemas imports pydantic alone), and
-    # carries the page's Streamlit settings (.streamlit/config.toml).
-    sources = {"mcp": "ls -A /app", "ui": "ls -A /app; ls -A /app/mcp_server"}[tier]
-    expected = {"mcp": "mcp_server", "ui": ".streamlit app mcp_server __init__.py schemas.py"}[tier]
+    # Both tiers carry the tools' contract (contract/ imports pydantic alone) and nothing of the other tier; the UI
+    # also carries the page's Streamlit settings (.streamlit/config.toml). Nothing for development (devtools/).
+    sources = "ls -A /app"
+    expected = {"mcp": "contract mcp_server", "ui": ".streamlit app contract"}[tier]
     script = textwrap.dedent(f"""
         set -u
         bad=0

@@ -24,9 +24,9 @@ def test_metrics_count_tool_calls_by_outcome(mcp_server: ServerThread, mcp_url: 
     before = httpx2.get(f"{mcp_server.base_url}/metrics").text
     connection = McpConnection(mcp_url, TOKEN)
     try:
-        connection.call("add_task", {"title": "counted"}, {USER_HEADER: user_id})
+        connection.call_tool("add_task", {"title": "counted"}, {USER_HEADER: user_id})
         with pytest.raises(ToolError):
-            connection.call("add_task", {"title": ""}, {USER_HEADER: user_id})
+            connection.call_tool("add_task", {"title": ""}, {USER_HEADER: user_id})
     finally:
         connection.close()
     response = httpx2.get(f"{mcp_server.base_url}/metrics")
@@ -48,7 +48,7 @@ def test_the_uis_request_id_reaches_the_servers_json_logs_and_no_secret_does(
         with caplog.at_level(logging.INFO):
             REQUEST_ID.set("turn-0123456789")
             with pytest.raises(ToolError):
-                connection.call("complete_task", {"task_id": 424242}, {USER_HEADER: user_id})
+                connection.call_tool("complete_task", {"task_id": 424242}, {USER_HEADER: user_id})
             REQUEST_ID.set(None)
     finally:
         connection.close()

@@ -519,10 +519,9 @@ class Victim:
         page.delete_task(4)
         for i in range(2):
             cid = page.create_conversation().conversation_id
-            page.call(
+            page.call_tool(
                 "append_messages",
-                conversation_id=str(cid),
-                messages=[{"role": "user", "content": f"victim secret {i}"}],
+                {"conversation_id": str(cid), "messages": [{"role": "user", "content": f"victim secret {i}"}]},
             )
         self.token_id = str(page.create_access_token("victim's").token_id)
         state = snapshot(pg, [self.owner]).users[self.owner]

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.client import TokenRefused
-from mcp_server.schemas import (
+from contract.schemas import (
     AppendResult,
     ConversationList,
     ConversationOut,

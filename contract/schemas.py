@@ -1,7 +1,11 @@
-"""The tools' argument types and results: the one source of truth for the schemas clients and models see."""
+"""The tools' argument types and results: the one source of truth for the schemas clients and models see.
+
+The server's tool functions take these types (their JSON Schema is what tools/list publishes); clients read
+results back into these models."""
 
 import datetime as dt
 import json
+import typing
 import unicodedata
 import uuid
 from typing import Annotated, Any, Literal
@@ -17,7 +21,27 @@ from pydantic import (
     model_validator,
 )
 
+from contract.limits import (
+    BATCH_LENGTH,
+    CALL_ID_LENGTH,
+    DESCRIPTION_LENGTH,
+    IDEMPOTENCY_KEY_LENGTH,
+    MESSAGE_LENGTH,
+    MESSAGES_PER_BATCH,
+    PAGE_SIZE_MAX,
+    SEARCH_LENGTH,
+    TAG_LENGTH,
+    TAGS_PER_TASK,
+    TASK_NUMBER_MAX,
+    TITLE_LENGTH,
+    TOKEN_DAYS_MAX,
+    TOKEN_NAME_LENGTH,
+    TOOL_CALLS_PER_MESSAGE,
+    USER_ID_LENGTH,
+)
+
 Priority = Literal["low", "medium", "high"]
+PRIORITIES: tuple[Priority, ...] = typing.get_args(Priority)
 Status = Literal["open", "done", "all"]
 SortKey = Literal["created", "due", "priority"]
 Role = Literal["user", "assistant", "tool"]
@@ -49,8 +73,8 @@ def _tag(value: str) -> str:
         raise ValueError("tags must not be empty")
     if any(char.isspace() for char in tag):
         raise ValueError("each tag must be one word (no spaces)")
-    if len(tag) > 32:  # lowercasing can lengthen a word ('İ' becomes 'i' and a combining dot)
-        raise ValueError("each tag must be at most 32 characters")
+    if len(tag) > TAG_LENGTH:  # lowercasing can lengthen a word ('İ' becomes 'i' and a combining dot)
+        raise ValueError(f"each tag must be at most {TAG_LENGTH} characters")
     return tag
 
 
@@ -78,21 +102,26 @@ def _unique_tags(tags: list[str]) -> list[str]:
 
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_LENGTH),
     AfterValidator(_printable),
     AfterValidator(_single_line),
-    Field(description="Short title of the task, 1-200 characters."),
+    Field(description=f"Short title of the task, 1-{TITLE_LENGTH} characters."),
 ]
 Description = Annotated[
     str,
-    StringConstraints(max_length=2000),
+    StringConstraints(max_length=DESCRIPTION_LENGTH),
     AfterValidator(_printable),
-    Field(description="Longer notes, up to 2000 characters."),
+    Field(description=f"Longer notes, up to {DESCRIPTION_LENGTH} characters."),
 ]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(_printable), AfterValidator(_tag)]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=TAG_LENGTH), AfterValidator(_printable), AfterValidator(_tag)
+]
 Tags = Annotated[
     list[Tag],
-    Field(max_length=10, description="Up to 10 one-word tags of at most 32 characters, without '#'."),
+    Field(
+        max_length=TAGS_PER_TASK,
+        description=f"Up to {TAGS_PER_TASK} one-word tags of at most {TAG_LENGTH} characters, without '#'.",
+    ),
     AfterValidator(_unique_tags),
 ]
 # Goes after an integer's bounds: placed before them, pydantic cannot attach the bounds to the integer schema and
@@ -100,33 +129,40 @@ Tags = Annotated[
 NotBool = BeforeValidator(_not_bool)
 TaskNumber = Annotated[
     int,
-    Field(ge=1, le=2_147_483_647, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
+    Field(ge=1, le=TASK_NUMBER_MAX, description="The task's number as the user sees it (e.g. 3 for 'task 3')."),
     NotBool,
 ]
 ConversationTitle = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=200),
+    StringConstraints(strip_whitespace=True, max_length=TITLE_LENGTH),
     AfterValidator(_printable),
     AfterValidator(_single_line),
     Field(description="Optional; set from the first user message when empty."),
 ]
-CallId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
+CallId = Annotated[str, StringConstraints(min_length=1, max_length=CALL_ID_LENGTH), AfterValidator(_printable)]
 DueDate = Annotated[dt.date, Field(description="Due date as YYYY-MM-DD.")]
 ConversationId = Annotated[uuid.UUID, Field(description="The conversation's id (a UUID).")]
 IdempotencyKey = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+    StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH, pattern=r"^[A-Za-z0-9._:-]+$"),
     Field(description="Optional client key: retrying a call with the same key returns the first result."),
 ]
 SearchText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SEARCH_LENGTH), AfterValidator(_printable)
 ]
-# Sizes chosen so that every append_messages the schema accepts fits the server's 16 MiB request limit, even at
-# 4 bytes a character: a message's content and a tool call's JSON hold at most 32 000 characters each, and a batch
-# at most what 100 messages of 32 000 characters hold, counting contents and tool calls together.
-MESSAGE_LENGTH = 32_000
-BATCH_LENGTH = 100 * MESSAGE_LENGTH
 MessageContent = Annotated[str, StringConstraints(max_length=MESSAGE_LENGTH), AfterValidator(_printable)]
+Limit = Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX, description="At most this many items."), NotBool]
+Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many items first."), NotBool]
+MessageLimit = Annotated[int, Field(ge=1, le=10_000), NotBool]
+Recent = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=PAGE_SIZE_MAX,
+        description=f"Also return the last N messages of the conversation, after this append (0-{PAGE_SIZE_MAX})",
+    ),
+    NotBool,
+]
 
 
 def json_length(value: Any) -> int:
@@ -185,7 +221,10 @@ class MessageIn(BaseModel):
     content: MessageContent = ""
     tool_calls: (
         Annotated[
-            list[ToolCall], Field(max_length=64, description=f"Each at most {MESSAGE_LENGTH:,} characters as JSON.")
+            list[ToolCall],
+            Field(
+                max_length=TOOL_CALLS_PER_MESSAGE, description=f"Each at most {MESSAGE_LENGTH:,} characters as JSON."
+            ),
         ]
         | None
     ) = None
@@ -205,8 +244,8 @@ Messages = Annotated[
     list[MessageIn],
     Field(
         min_length=1,
-        max_length=100,
-        description=f"1-100 messages; contents and tool calls (as JSON) hold at most {BATCH_LENGTH:,} characters in all.",
+        max_length=MESSAGES_PER_BATCH,
+        description=f"1-{MESSAGES_PER_BATCH} messages; contents and tool calls (as JSON) hold at most {BATCH_LENGTH:,} characters in all.",
     ),
     AfterValidator(_fits_one_request),
 ]
@@ -251,9 +290,6 @@ class DeletedConversation(BaseModel):
     conversation_id: uuid.UUID
 
 
-USER_ID_LENGTH = 320  # an e-mail address at most
-
-
 def user_id(value: str) -> str:
     """A user id as a credential names it (the page's X-Todo-User header, later a token's claim): one printable
     line of 1-320 characters, surrounding spaces dropped. Raises ValueError saying what is wrong."""
@@ -265,14 +301,18 @@ def user_id(value: str) -> str:
 
 TokenName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TOKEN_NAME_LENGTH),
     AfterValidator(_printable),
     AfterValidator(_single_line),
-    Field(description="What the token is for, e.g. 'notebook' or 'VS Code' (1-100 characters)."),
+    Field(description=f"What the token is for, e.g. 'notebook' or 'VS Code' (1-{TOKEN_NAME_LENGTH} characters)."),
 ]
 ExpiresInDays = Annotated[
     int,
-    Field(ge=1, le=3650, description="Days until the token stops working (1-3650); omit for no expiry."),
+    Field(
+        ge=1,
+        le=TOKEN_DAYS_MAX,
+        description=f"Days until the token stops working (1-{TOKEN_DAYS_MAX}); omit for no expiry.",
+    ),
     NotBool,
 ]
 

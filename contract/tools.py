@@ -1,0 +1,45 @@
+"""Tool names and the `_meta` keys the server marks tools with: what a client may name, written once.
+
+The server registers each tool under its constant here; the page, the offline assistant, the notebook client and
+the benchmarks call tools by these constants, never by a literal.
+"""
+
+from typing import Final
+
+# Tasks: offered to the language model.
+ADD_TASK: Final = "add_task"
+LIST_TASKS: Final = "list_tasks"
+COMPLETE_TASK: Final = "complete_task"
+REOPEN_TASK: Final = "reopen_task"
+UPDATE_TASK: Final = "update_task"
+DELETE_TASK: Final = "delete_task"
+TASK_TOOLS: Final = (ADD_TASK, LIST_TASKS, COMPLETE_TASK, REOPEN_TASK, UPDATE_TASK, DELETE_TASK)
+
+# Conversations: the page's bookkeeping, never the model's.
+CREATE_CONVERSATION: Final = "create_conversation"
+LIST_CONVERSATIONS: Final = "list_conversations"
+GET_CONVERSATION: Final = "get_conversation"
+APPEND_MESSAGES: Final = "append_messages"
+DELETE_CONVERSATION: Final = "delete_conversation"
+CONVERSATION_TOOLS: Final = (
+    CREATE_CONVERSATION,
+    LIST_CONVERSATIONS,
+    GET_CONVERSATION,
+    APPEND_MESSAGES,
+    DELETE_CONVERSATION,
+)
+
+# Personal access tokens: only the page's service credential may call these.
+CREATE_ACCESS_TOKEN: Final = "create_access_token"
+LIST_ACCESS_TOKENS: Final = "list_access_tokens"
+REVOKE_ACCESS_TOKEN: Final = "revoke_access_token"
+TOKEN_TOOLS: Final = (CREATE_ACCESS_TOKEN, LIST_ACCESS_TOKENS, REVOKE_ACCESS_TOKEN)
+
+ALL_TOOLS: Final = TASK_TOOLS + CONVERSATION_TOOLS + TOKEN_TOOLS
+
+# A tool whose _meta holds FOR_MODEL_META: true is one a chat agent offers its model; the agent reads it from
+# tools/list, so the server's registration is the one place that decides.
+FOR_MODEL_META: Final = "todo-chatbot/offer-to-model"
+# A tool whose _meta holds SERVICE_ONLY_META: true answers only the page's service credential, and tools/list shows
+# it to no one else: a personal token, leaked or not, cannot mint or revoke tokens.
+SERVICE_ONLY_META: Final = "todo-chatbot/service-credential-only"
