@@ -16,7 +16,7 @@ deps: $(STAMP)
 
 ## The whole product on embedded defaults: embedded Postgres, MCP server, Streamlit page on :8501.
 run: $(STAMP)
-	$(PY) dev.py
+	$(PY) -m devtools.run
 
 ## Everything CI runs: system packages (chromium, podman, node), lint, then every test.
 test: $(STAMP) system-deps lint

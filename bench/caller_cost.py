@@ -10,8 +10,6 @@ process, per call.
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,14 +23,16 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.client import PROTOCOL_VERSION, REQUEST_META, McpConnection, TodoClient
+from bench.common import SERVICE_TOKEN as TOKEN
+from bench.common import SERVICE_TOKEN_SHA256 as TOKEN_SHA256
 from bench.stats import HEADER, summarize
+from devtools.postgres import LocalPostgres
+from devtools.servers import McpProcess
 from mcp_server.auth import Authenticator, Caller, CallerMiddleware, CallerUser
 from mcp_server.db import Database
-from mcp_server.embedded import LocalPostgres, free_port
 from mcp_server.migrate import upgrade
 from mcp_server.server import build_app
 from mcp_server.settings import Settings, sqlalchemy_url
-from tests.support import TOKEN, TOKEN_SHA256
 
 USER = "bench-caller@example.com"
 
@@ -60,20 +60,12 @@ def serve(database_url: str, port: int, fixed: bool) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start(database_url: str, fixed: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [sys.executable, "-m", "bench.caller_cost", "serve", database_url, str(port)]
-    server = subprocess.Popen([*command, *(["--fixed"] if fixed else [])], env=os.environ.copy())
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        assert server.poll() is None, "a server exited"
-        try:
-            if httpx2.get(f"{base}/readyz").status_code == 200:
-                return server, f"{base}/mcp"
-        except httpx2.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("a server did not become ready")
+def start(database_url: str, fixed: bool) -> McpProcess:
+    """This module's `serve` as its own process, ready; its url is the MCP endpoint."""
+    command = [sys.executable, "-m", "bench.caller_cost", "serve", database_url]
+    server = McpProcess(database_url, service_token=TOKEN, own_output=True)
+    server.command = [*command, str(server.port), *(["--fixed"] if fixed else [])]
+    return server.start()
 
 
 def headers(authorization: str, user: str | None) -> dict[str, str]:
@@ -138,8 +130,9 @@ def main() -> None:
         db = Database(sqlalchemy_url(pg.url))
         upgrade(db.engine)
         db.dispose()
-        resolving, resolving_url = start(pg.url, fixed=False)
-        floor, floor_url = start(pg.url, fixed=True)
+        resolving = start(pg.url, fixed=False)
+        floor = start(pg.url, fixed=True)
+        resolving_url, floor_url = resolving.url, floor.url
         try:
             with McpConnection(resolving_url, TOKEN) as connection:
                 page = TodoClient(connection, acting_for=USER)
@@ -154,9 +147,8 @@ def main() -> None:
             latencies = asyncio.run(drive(ways, options.calls))
             alone = asyncio.run(resolve_alone(pg.url, personal, 20_000))
         finally:
-            for server in (resolving, floor):
-                server.terminate()
-                server.wait(timeout=10)
+            resolving.close()
+            floor.close()
     print(f"list_tasks (20 tasks), 1 client, {options.calls} calls per way, interleaved:\n{HEADER}")
     summaries = {name: summarize(name, samples, 0, sum(samples)) for name, samples in latencies.items()}
     for summary in summaries.values():

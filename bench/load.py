@@ -7,7 +7,7 @@ read the history (one MCP call), a streamed model round that calls one task tool
 MCP server and Postgres, a second streamed round that answers the tool result with a short text, store the
 turn. Each conversation starts with `--history` earlier turns, so every turn reads and sends a full history
 (HISTORY_MESSAGES, 40 by default), as in a conversation that has been going for a while. The model is the
-test model server (tests/fakes/openai_server.py) in its own process, answering at once, and in a second run
+test model server (devtools/fake_model.py) in its own process, answering at once, and in a second run
 after a fixed latency, to show that the UI tier does not serialise on the model.
 
 Users run as threads of one UI process sharing ONE `McpConnection` and one `Agent`, as one Streamlit process
@@ -51,12 +51,12 @@ from app.agent import Agent, Notice, StepFinished, StepStarted
 from app.client import McpConnection, TodoClient
 from app.settings import UISettings
 from app.steps import ToolStep
+from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
 from bench.tool_latency import OPERATIONS, sql_round, tool_round
 from contract.schemas import MessageIn
-from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
-from tests.support import TOKEN
+from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOTS = (ROOT / "artifacts" / "saturation.png", ROOT / "docs" / "saturation.png")

@@ -17,9 +17,9 @@ import psycopg
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
 
 from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
+from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
-from tests.support import TOKEN
 
 OPERATIONS = ("add_task", "list_tasks", "complete_task")
 

@@ -13,10 +13,10 @@ from typing import Any
 from app.agent import Agent
 from app.client import McpConnection, TodoClient
 from app.settings import UISettings
+from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import running_stack
 from bench.stats import HEADER, summarize
-from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
-from tests.support import TOKEN
+from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
 
 
 def responder(body: dict[str, Any]) -> Reply:

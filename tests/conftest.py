@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from devtools.postgres import LocalPostgres
 from mcp_server.db import Database
-from mcp_server.embedded import LocalPostgres
 from mcp_server.migrate import upgrade
 from mcp_server.server import build_app
 from mcp_server.settings import Settings

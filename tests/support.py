@@ -15,7 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 from starlette.types import ASGIApp
 
-from mcp_server.embedded import free_port
+from devtools.servers import free_port
 
 TOKEN = "test-token-0123456789abcdef"  # the page's service token in every test server
 TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()  # what the server is configured with

@@ -1,4 +1,4 @@
-"""The README's newcomer path as written: `make run` (dev.py) on its embedded defaults prints a personal token, and
+"""The README's newcomer path as written: `make run` (devtools/run.py) on its embedded defaults prints a personal token, and
 the README's notebook example, with that token pasted in, runs against it as the page's user."""
 
 import os
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.client import McpConnection, TodoClient
-from mcp_server.embedded import free_port
+from devtools.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -30,11 +30,11 @@ def python_example(heading: str) -> str:
 
 
 class Launcher:
-    """`python dev.py` as `make run` starts it, its output read line by line as it comes."""
+    """`python -m devtools.run` as `make run` starts it, its output read line by line as it comes."""
 
     def __init__(self, env: dict[str, str]):
         self.process = subprocess.Popen(
-            [sys.executable, "dev.py"],
+            [sys.executable, "-m", "devtools.run"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

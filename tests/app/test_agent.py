@@ -9,7 +9,7 @@ import pytest
 from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta
 from app.client import McpConnection, TodoClient
 from app.settings import UISettings
-from tests.fakes.openai_server import Call, CutStream, Delay, FakeOpenAI, Garbage, Reply, Status, Text, ToolCalls
+from devtools.fake_model import Call, CutStream, Delay, FakeOpenAI, Garbage, Reply, Status, Text, ToolCalls
 from tests.support import TOKEN
 
 TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "reopen_task", "update_task", "delete_task"}

@@ -33,8 +33,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from app.client import McpConnection, TodoClient
-from mcp_server.embedded import free_port
-from tests.fakes.openai_server import Call, FakeOpenAI, Text, ToolCalls
+from devtools.fake_model import Call, FakeOpenAI, Text, ToolCalls
+from devtools.servers import free_port
 from tests.support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def wait_healthy(app: StreamlitApp, timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def streamlit_app(log: Path, **settings: str) -> Iterator[StreamlitApp]:
-    """`python -m streamlit run app/main.py` as dev.py and the image start it, with exactly these settings."""
+    """`python -m streamlit run app/main.py` as `make run` and the image start it, with exactly these settings."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in PAGE_SETTINGS}
     env.update(settings)

@@ -2,13 +2,7 @@
 spread requests over replicas, and the per-category count of every fault the tests inject."""
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -16,14 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx2
-
 from app.agent import Agent, Event, Notice, StepFinished, TextDelta, TurnInterrupted
 from app.client import ServiceUnavailable, TodoClient, ToolError
 from app.settings import UISettings
 from app.steps import ToolStep
-from mcp_server.embedded import free_port
-from tests.support import TOKEN_SHA256
+from devtools import servers
+from tests.support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,92 +31,20 @@ def inject(category: str, count: int = 1) -> None:
 # The MCP server as a real process
 
 
-class McpProcess:
-    """`python -m mcp_server` on a fixed port; kill -9 it and start it again on the same port. It knows the page's
-    service token (tests.support.TOKEN) by its SHA-256 only, as in production."""
+class McpProcess(servers.McpProcess):
+    """devtools' `python -m mcp_server` process with the test servers' service token (tests.support.TOKEN), and
+    every fault it injects counted."""
 
     def __init__(self, database_url: str, port: int | None = None, **env: str):
-        self.database_url = database_url
-        self.port = port or free_port()
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="mcp-server-", suffix=".log", delete=False)  # noqa: SIM115
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/mcp"
-
-    def start(self, timeout: float = 40) -> "McpProcess":
-        return self.launch().wait_ready(timeout)
-
-    def launch(self) -> "McpProcess":
-        """Start the process without waiting (several replicas start in parallel)."""
-        env = {
-            **{name: value for name, value in os.environ.items() if name != "MCP_AUTH_TOKEN"},  # the page's, not ours
-            "DATABASE_URL": self.database_url,
-            "MCP_SERVICE_TOKEN_SHA256": TOKEN_SHA256,
-            "MCP_PORT": str(self.port),
-            "MCP_HOST": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-            **self.env,
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mcp_server"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-        return self
-
-    def wait_ready(self, timeout: float = 40) -> "McpProcess":
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the MCP server exited with {self.process.returncode}:\n{self.log()}")
-            with contextlib.suppress(httpx2.HTTPError):
-                if httpx2.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return self
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the MCP server did not become ready:\n{self.log()}")
-            time.sleep(0.05)
+        super().__init__(database_url, port=port, service_token=TOKEN, **env)
 
     def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, open connections are reset."""
-        assert self.process is not None and self.process.poll() is None, "the server is not running"
         inject("mcp_server_killed")
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
+        super().kill()
 
     def freeze(self) -> None:
-        """SIGSTOP: the port still accepts connections (the kernel does), nothing answers."""
-        assert self.process is not None and self.process.poll() is None, "the server is not running"
         inject("mcp_server_frozen")
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)  # a frozen process cannot act on SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def log(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")[-4000:]
-
-    def close(self) -> None:
-        self.stop()
-        self._log.close()
-        Path(self._log.name).unlink(missing_ok=True)
+        super().freeze()
 
 
 # --------------------------------------------------------------------------------------------------

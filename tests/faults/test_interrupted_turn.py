@@ -9,7 +9,7 @@ import pytest
 
 from app.agent import Event, StepFinished, StepStarted
 from app.client import McpConnection, TodoClient
-from tests.fakes.openai_server import Call, FakeOpenAI, Text, ToolCalls
+from devtools.fake_model import Call, FakeOpenAI, Text, ToolCalls
 from tests.faults.support import McpProcess, assert_well_formed, inject, model_agent, stored_history
 
 

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from app.agent import Turn, TurnInterrupted
 from app.client import McpConnection, ServiceUnavailable, TodoClient
 from app.settings import get_settings
-from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
+from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
 from tests.faults.support import (
     REPLY_NOT_STORED,
     Forwarded,

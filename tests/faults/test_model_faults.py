@@ -11,7 +11,7 @@ import pytest
 
 from app.agent import Agent
 from app.client import McpConnection, TodoClient
-from tests.fakes.openai_server import Call, CutStream, Delay, FakeOpenAI, Garbage, Reply, Status, Text, ToolCalls
+from devtools.fake_model import Call, CutStream, Delay, FakeOpenAI, Garbage, Reply, Status, Text, ToolCalls
 from tests.faults.support import (
     McpProcess,
     TurnOutcome,

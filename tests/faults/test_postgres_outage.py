@@ -12,8 +12,8 @@ import httpx2
 import pytest
 
 from app.client import McpConnection, TodoClient, ToolError
-from mcp_server.embedded import LocalPostgres
-from tests.fakes.openai_server import Call, FakeOpenAI, Reply, Text, ToolCalls
+from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
+from devtools.postgres import LocalPostgres
 from tests.faults.support import (
     REPLY_NOT_STORED,
     McpProcess,

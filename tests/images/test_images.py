@@ -24,7 +24,8 @@ import httpx2
 import psycopg
 import pytest
 
-from mcp_server.embedded import LocalPostgres, free_port
+from devtools.postgres import LocalPostgres
+from devtools.servers import free_port
 from tests.support import TOKEN, TOKEN_SHA256
 
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]

@@ -1,21 +1,17 @@
 """`python -m mcp_server` as a process, driven by our client and by one no one here wrote (TypeScript SDK)."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
-from mcp_server.embedded import free_port
-from tests.support import TOKEN, TOKEN_SHA256, mcp_client, ok, personal_token
+from devtools.servers import McpProcess
+from tests.support import TOKEN, mcp_client, ok, personal_token
 
 pytestmark = pytest.mark.anyio
 
@@ -24,32 +20,13 @@ TS_CLIENT = Path(__file__).parent / "ts_client"
 
 @pytest.fixture(scope="module")
 def server_process(database_url: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MCP_SERVICE_TOKEN_SHA256": TOKEN_SHA256,
-        "MCP_PORT": str(port),
-        "LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "mcp_server"], env=env)
-    base = f"http://127.0.0.1:{port}"
+    server = McpProcess(database_url, service_token=TOKEN, own_output=True).start(timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.1)
-        yield f"{base}/mcp"
+        yield server.url
     finally:
-        process.terminate()
         # uvicorn finishes its shutdown, then re-raises SIGTERM so that the exit status tells why it stopped.
-        assert process.wait(timeout=10) in (0, -signal.SIGTERM), "the server shuts down on SIGTERM"
+        assert server.stop() in (0, -signal.SIGTERM), "the server shuts down on SIGTERM"
+        server.close()
 
 
 TOKEN_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}

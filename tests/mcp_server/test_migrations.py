@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from mcp_server.embedded import LocalPostgres
+from devtools.postgres import LocalPostgres
 from mcp_server.migrate import alembic_config, head_revision, upgrade
 from mcp_server.models import Base
 from mcp_server.settings import sqlalchemy_url

