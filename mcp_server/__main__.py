@@ -33,7 +33,7 @@ def main() -> None:
         app,
         factory=settings.mcp_workers > 1,
         workers=settings.mcp_workers,
-        http="mcp_server.server:NoDelayHTTPProtocol",
+        http="mcp_server.workarounds:NoDelayHTTPProtocol",
         host=settings.mcp_host,
         port=settings.mcp_port,
         log_level=settings.log_level.lower(),

@@ -1,11 +1,7 @@
 """The MCP server and its HTTP app: tools on /mcp behind a bearer token, health and readiness beside it."""
 
-import asyncio
 import logging
-import socket
 import time
-import types
-import typing
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,12 +14,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.types import INVALID_PARAMS, Tool
-from pydantic import ConfigDict, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from contract.tools import SERVICE_ONLY_META
 from mcp_server.auth import Authenticator, CallerMiddleware, caller, current_caller, origin_regex
@@ -32,6 +27,7 @@ from mcp_server.migrate import head_revision
 from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
 from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools, register_token_tools
+from mcp_server.workarounds import keep_text_as_text, refuse_unknown_arguments, registered_tool, tool_refusal
 
 log = logging.getLogger(__name__)
 NAME_SHOWN = 40  # an unknown argument's name is quoted back at most this long
@@ -87,11 +83,12 @@ class TodoMCPServer(MCPServer[Any]):
             observe_tool_call(name, "refused", started)
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
-                tool = self._tool_manager.get_tool(name)
+                tool = registered_tool(self, name)
                 known = list(tool.parameters["properties"]) if tool else []
                 raise ToolError(describe_validation_error(name, cause, known)) from cause
-            if isinstance(cause, ToolError):
-                raise ToolError(str(cause)) from cause
+            refusal = tool_refusal(name, exc)
+            if refusal is not None:
+                raise refusal from cause
             raise
         observe_tool_call(name, "ok", started)
         return result
@@ -100,13 +97,13 @@ class TodoMCPServer(MCPServer[Any]):
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
     ) -> Any:
         """An unknown prompt is the caller's mistake: JSON-RPC's invalid-params error, as the MCP spec says, not the
-        SDK's internal error with code 0 and a traceback in the log."""
+        SDK's internal error with code 0 and a traceback in the log (modelcontextprotocol/python-sdk#1872, open)."""
         if name not in {prompt.name for prompt in await self.list_prompts()}:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {shown_name(name)} (this server has none)")
         return await super().get_prompt(name, arguments, context)
 
     def _check_credential(self, name: str, context: Context[Any, Any] | None) -> None:
-        tool = self._tool_manager.get_tool(name)
+        tool = registered_tool(self, name)
         if tool is None or not (tool.meta or {}).get(SERVICE_ONLY_META):
             return
         if context is None or not caller(context).is_service:
@@ -114,50 +111,6 @@ class TodoMCPServer(MCPServer[Any]):
                 f"{name} answers only the page's service credential: personal access tokens are created and "
                 "revoked on the page (sidebar, API access), and a token cannot make or revoke tokens."
             )
-
-
-def _is_text(annotation: Any) -> bool:
-    """str, or an Annotated/Optional str."""
-    if annotation is str:
-        return True
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _is_text(args[0])
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in args if arg is not type(None)]
-        return bool(options) and all(_is_text(arg) for arg in options)
-    return False
-
-
-def keep_text_as_text(mcp: MCPServer[Any]) -> None:
-    """The SDK decodes a string argument that looks like JSON ('null', '[1, 2]') unless the parameter is exactly
-    `str`; for our optional text parameters that would change what the caller wrote (a title of 'null' would mean
-    "unchanged"). Text parameters keep the caller's string; lists (tags, messages) are still decoded."""
-    for tool in mcp._tool_manager.list_tools():
-        metadata = tool.fn_metadata
-        text = {name for name, field in metadata.arg_model.model_fields.items() if _is_text(field.annotation)}
-        decode = metadata.pre_parse_json
-
-        def pre_parse(data: dict[str, Any], decode: Any = decode, text: set[str] = text) -> dict[str, Any]:
-            return {key: data[key] if key in text else value for key, value in decode(data).items()}
-
-        object.__setattr__(metadata, "pre_parse_json", pre_parse)
-
-
-def refuse_unknown_arguments(mcp: MCPServer[Any]) -> None:
-    """The SDK's argument models ignore arguments no parameter declares, so `add_task(completed=true)` or
-    `list_tasks(statuss="done")` would succeed without doing what was asked. Each tool's model forbids them
-    instead, and its published input schema is regenerated from that model (`additionalProperties: false`): the
-    schema a client or model sees is the one the server enforces."""
-    for tool in mcp._tool_manager.list_tools():
-        metadata = tool.fn_metadata
-        base = metadata.arg_model
-
-        class Strict(base):  # type: ignore[valid-type, misc]
-            model_config = ConfigDict(extra="forbid", title=base.__name__)
-
-        metadata.arg_model = Strict
-        tool.parameters = Strict.model_json_schema(by_alias=True)
 
 
 def build_server(db: Database, settings: Settings, authenticator: Authenticator) -> TodoMCPServer:
@@ -236,21 +189,6 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     stamp_request_ids()
     return app
-
-
-class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
-    """uvicorn's HTTP protocol with TCP_NODELAY on every connection.
-
-    With several workers uvicorn binds the listening socket itself, without IPPROTO_TCP, so asyncio does not set
-    TCP_NODELAY on the connections it accepts; a response written as headers, then body, then waits for the
-    client's delayed ACK: 40 ms per call (measured: 48 ms p50 at 1 client with MCP_WORKERS=2, against 1.8 ms).
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
 
 
 def app_from_environment() -> Starlette:

@@ -9,7 +9,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from app.client import McpConnection, TodoClient
-from mcp_server.server import NoDelayHTTPProtocol
+from mcp_server.workarounds import NoDelayHTTPProtocol
 from tests.faults.support import McpProcess
 from tests.support import TOKEN, TOKEN_SHA256
 

@@ -37,7 +37,7 @@ STORE, TOOLS, SERVER, SCHEMAS, AUTH, TOKENS = (
     "mcp_server/store.py",
     "mcp_server/tools.py",
     "mcp_server/server.py",
-    "mcp_server/schemas.py",
+    "contract/schemas.py",
     "mcp_server/auth.py",
     "mcp_server/tokens.py",
 )
@@ -76,22 +76,22 @@ MUTANTS = [
     Mutant(
         "titles not stripped",
         SCHEMAS,
-        "StringConstraints(strip_whitespace=True, min_length=1, max_length=200),\n    AfterValidator(_printable),",
-        "StringConstraints(min_length=1, max_length=200),\n    AfterValidator(_printable),",
+        "StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_LENGTH),\n    AfterValidator(_printable),",
+        "StringConstraints(min_length=1, max_length=TITLE_LENGTH),\n    AfterValidator(_printable),",
         [CORPUS + "[add_task-0]"],
     ),
     Mutant(
         "NUL allowed in titles",
         SCHEMAS,
-        "StringConstraints(strip_whitespace=True, min_length=1, max_length=200),\n    AfterValidator(_printable),\n",
-        "StringConstraints(strip_whitespace=True, min_length=1, max_length=200),\n",
+        "StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_LENGTH),\n    AfterValidator(_printable),\n",
+        "StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_LENGTH),\n",
         [CORPUS + "[add_task-0]"],
     ),
     Mutant(
         "NUL allowed in descriptions",
         SCHEMAS,
-        "    StringConstraints(max_length=2000),\n    AfterValidator(_printable),",
-        "    StringConstraints(max_length=2000),",
+        "    StringConstraints(max_length=DESCRIPTION_LENGTH),\n    AfterValidator(_printable),",
+        "    StringConstraints(max_length=DESCRIPTION_LENGTH),",
         [WIRE + "test_raw_values_in_every_argument_get_a_clean_answer"],
     ),
     Mutant(
@@ -405,14 +405,14 @@ MUTANTS = [
     Mutant(
         "undo: conversation titles checked",
         SCHEMAS,
-        "    StringConstraints(strip_whitespace=True, max_length=200),\n    AfterValidator(_printable),\n",
-        "    StringConstraints(strip_whitespace=True, max_length=200),\n",
+        "    StringConstraints(strip_whitespace=True, max_length=TITLE_LENGTH),\n    AfterValidator(_printable),\n",
+        "    StringConstraints(strip_whitespace=True, max_length=TITLE_LENGTH),\n",
         [REG, PROP + "[create_conversation]"],
     ),
     Mutant(
         "undo: tag length after lowercasing",
         SCHEMAS,
-        "    if len(tag) > 32:",
+        "    if len(tag) > TAG_LENGTH:",
         "    if False:",
         [REG, PROP + "[add_task]"],
     ),
@@ -434,8 +434,8 @@ MUTANTS = [
     Mutant(
         "undo: call ids checked",
         SCHEMAS,
-        "CallId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]",
-        "CallId = Annotated[str, StringConstraints(min_length=1, max_length=128)]",
+        "CallId = Annotated[str, StringConstraints(min_length=1, max_length=CALL_ID_LENGTH), AfterValidator(_printable)]",
+        "CallId = Annotated[str, StringConstraints(min_length=1, max_length=CALL_ID_LENGTH)]",
         [REG],
     ),
     Mutant(

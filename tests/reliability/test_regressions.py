@@ -11,6 +11,7 @@ as strict xfails until the server is fixed: two X-Todo-User headers on one reque
 """
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -257,3 +258,12 @@ def test_the_text_null_is_not_a_missing_priority(me: TodoClient, pg: psycopg.Con
     outcome = call(me, tool, arguments)
     assert snapshot(pg, [user]) == before
     assert refused_naming(outcome, tool, "priority"), outcome.describe()
+
+
+def test_every_mutant_of_the_mutation_run_still_applies() -> None:
+    """`python -m tests.reliability.mutants` edits product code by exact text: a mutant whose text moved would
+    test nothing, so each one must still find its text, exactly once per file it names."""
+    from tests.reliability.mutants import MUTANTS
+
+    stale = [mutant.name for mutant in MUTANTS if mutant.old not in Path(mutant.path).read_text()]
+    assert not stale, f"mutants whose code moved (update tests/reliability/mutants.py): {stale}"
