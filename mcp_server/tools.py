@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from contract import tools as names
 from contract.schemas import (
     AccessTokenList,
     AppendResult,
@@ -47,24 +48,7 @@ from contract.schemas import (
     Title,
     TokenName,
 )
-from contract.tools import (
-    ADD_TASK,
-    APPEND_MESSAGES,
-    COMPLETE_TASK,
-    CREATE_ACCESS_TOKEN,
-    CREATE_CONVERSATION,
-    DELETE_CONVERSATION,
-    DELETE_TASK,
-    FOR_MODEL_META,
-    GET_CONVERSATION,
-    LIST_ACCESS_TOKENS,
-    LIST_CONVERSATIONS,
-    LIST_TASKS,
-    REOPEN_TASK,
-    REVOKE_ACCESS_TOKEN,
-    SERVICE_ONLY_META,
-    UPDATE_TASK,
-)
+from contract.tools import FOR_MODEL_META, SERVICE_ONLY_META
 from mcp_server import store, tokens
 from mcp_server.auth import Authenticator, caller
 from mcp_server.db import Database
@@ -80,7 +64,7 @@ DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent
 
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
-    @mcp.tool(name=ADD_TASK, title="Add a task", meta=FOR_MODEL, annotations=CREATE)
+    @mcp.tool(name=names.ADD_TASK, title="Add a task", meta=FOR_MODEL, annotations=CREATE)
     def add_task(
         ctx: Context,
         title: Title,
@@ -103,7 +87,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 idempotency_key=idempotency_key,
             )
 
-    @mcp.tool(name=LIST_TASKS, title="List tasks", meta=FOR_MODEL, annotations=READ)
+    @mcp.tool(name=names.LIST_TASKS, title="List tasks", meta=FOR_MODEL, annotations=READ)
     def list_tasks(
         ctx: Context,
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
@@ -133,19 +117,19 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             )
             return TaskList(tasks=tasks, total=total)
 
-    @mcp.tool(name=COMPLETE_TASK, title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=names.COMPLETE_TASK, title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
     def complete_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
         with db.transaction() as conn:
             return store.set_completed(conn, caller(ctx).user_id, task_id, True)
 
-    @mcp.tool(name=REOPEN_TASK, title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=names.REOPEN_TASK, title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
     def reopen_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
         with db.transaction() as conn:
             return store.set_completed(conn, caller(ctx).user_id, task_id, False)
 
-    @mcp.tool(name=UPDATE_TASK, title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
+    @mcp.tool(name=names.UPDATE_TASK, title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
     def update_task(
         ctx: Context,
         task_id: TaskNumber,
@@ -175,7 +159,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.update_task(conn, caller(ctx).user_id, task_id, changes)
 
-    @mcp.tool(name=DELETE_TASK, title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
+    @mcp.tool(name=names.DELETE_TASK, title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
     def delete_task(ctx: Context, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
         with db.transaction() as conn:
@@ -183,7 +167,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
 
 
 def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
-    @mcp.tool(name=CREATE_CONVERSATION, title="Start a conversation", annotations=CREATE)
+    @mcp.tool(name=names.CREATE_CONVERSATION, title="Start a conversation", annotations=CREATE)
     def create_conversation(
         ctx: Context,
         title: ConversationTitle = "",
@@ -192,14 +176,14 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             return store.create_conversation(conn, caller(ctx).user_id, store.title_from(title))
 
-    @mcp.tool(name=LIST_CONVERSATIONS, title="List conversations", annotations=READ)
+    @mcp.tool(name=names.LIST_CONVERSATIONS, title="List conversations", annotations=READ)
     def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
         """List the user's conversations, most recently active first."""
         with db.transaction() as conn:
             conversations, total = store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
             return ConversationList(conversations=conversations, total=total)
 
-    @mcp.tool(name=GET_CONVERSATION, title="Read a conversation", annotations=READ)
+    @mcp.tool(name=names.GET_CONVERSATION, title="Read a conversation", annotations=READ)
     def get_conversation(
         ctx: Context,
         conversation_id: ConversationId,
@@ -218,7 +202,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
                 total_messages=total,
             )
 
-    @mcp.tool(name=APPEND_MESSAGES, title="Append messages", annotations=CREATE)
+    @mcp.tool(name=names.APPEND_MESSAGES, title="Append messages", annotations=CREATE)
     def append_messages(
         ctx: Context,
         conversation_id: ConversationId,
@@ -238,7 +222,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
                 messages=store.recent_messages(conn, conversation_id, recent) if recent else [],
             )
 
-    @mcp.tool(name=DELETE_CONVERSATION, title="Delete a conversation", annotations=DELETE)
+    @mcp.tool(name=names.DELETE_CONVERSATION, title="Delete a conversation", annotations=DELETE)
     def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:
         """Delete a conversation and all its messages."""
         with db.transaction() as conn:
@@ -247,7 +231,9 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
 
 
 def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authenticator) -> None:
-    @mcp.tool(name=CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE)
+    @mcp.tool(
+        name=names.CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE
+    )
     def create_access_token(
         ctx: Context,
         name: TokenName,
@@ -258,13 +244,15 @@ def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authentica
         with db.transaction() as conn:
             return tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
 
-    @mcp.tool(name=LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
+    @mcp.tool(name=names.LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
     def list_access_tokens(ctx: Context) -> AccessTokenList:
         """The user's active personal access tokens, newest first (never the tokens themselves)."""
         with db.transaction() as conn:
             return AccessTokenList(tokens=tokens.list_active(conn, caller(ctx).user_id))
 
-    @mcp.tool(name=REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE)
+    @mcp.tool(
+        name=names.REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE
+    )
     def revoke_access_token(
         ctx: Context, token_id: Annotated[uuid.UUID, Field(description="The token's id, from list_access_tokens.")]
     ) -> RevokedAccessToken:
