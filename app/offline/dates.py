@@ -8,21 +8,21 @@ import re
 from datetime import date, timedelta
 from typing import Literal
 
-from app.offline.text import _remove_span, _unquote
+from app.offline.text import remove_span, unquote
 from app.offline.vocabulary import (
-    _CLEAR_DUE_RE,
-    _DATE_PREP,
-    _DATE_SPAN,
-    _DAY_MONTH_DATE,
-    _FULL_WEEKDAYS,
-    _ISO_DATE,
-    _MONTH_DAY_DATE,
-    _MONTHS,
-    _NUMBER_WORDS,
-    _RELATIVE_DATE,
-    _US_DATE,
-    _WEEKDAY_DATE,
-    _WEEKDAYS,
+    CLEAR_DUE_RE,
+    DATE_PREP,
+    DATE_SPAN,
+    DAY_MONTH_DATE,
+    FULL_WEEKDAYS,
+    ISO_DATE,
+    MONTH_DAY_DATE,
+    MONTHS,
+    NUMBER_WORDS,
+    RELATIVE_DATE,
+    US_DATE,
+    WEEKDAY_DATE,
+    WEEKDAYS,
 )
 
 
@@ -57,7 +57,7 @@ def _relative_date(match: re.Match[str], today: date) -> date:
     if match["weekend"]:
         return today if today.weekday() >= 5 else _upcoming(today, 5)
     count_word = match["count"].lower()
-    count = _NUMBER_WORDS[count_word] if count_word in _NUMBER_WORDS else int(count_word)
+    count = NUMBER_WORDS[count_word] if count_word in NUMBER_WORDS else int(count_word)
     days = count * 7 if match["unit"].lower().startswith("week") else count
     return today + timedelta(days=days)
 
@@ -66,16 +66,16 @@ def parse_date(expr: str, today: date) -> date | None:
     """Interpret one date expression ("friday", "in 3 days", "2026-12-01"...); None if invalid."""
     expr = " ".join(expr.split())
     try:
-        if m := _ISO_DATE.fullmatch(expr):
+        if m := ISO_DATE.fullmatch(expr):
             return date(int(m["y"]), int(m["m"]), int(m["d"]))
-        if m := _US_DATE.fullmatch(expr):
+        if m := US_DATE.fullmatch(expr):
             return _month_day(today, int(m["m"]), int(m["d"]), m["y"])
-        if m := _MONTH_DAY_DATE.fullmatch(expr) or _DAY_MONTH_DATE.fullmatch(expr):
-            return _month_day(today, _MONTHS[m["mon"].lower()], int(m["d"]), m["y"])
-        if m := _RELATIVE_DATE.fullmatch(expr):
+        if m := MONTH_DAY_DATE.fullmatch(expr) or DAY_MONTH_DATE.fullmatch(expr):
+            return _month_day(today, MONTHS[m["mon"].lower()], int(m["d"]), m["y"])
+        if m := RELATIVE_DATE.fullmatch(expr):
             return _relative_date(m, today)
-        if m := _WEEKDAY_DATE.fullmatch(expr):
-            weekday = _WEEKDAYS[m["day"].lower()]
+        if m := WEEKDAY_DATE.fullmatch(expr):
+            weekday = WEEKDAYS[m["day"].lower()]
             if (m["which"] or "").lower() == "next":
                 return next_monday(today) + timedelta(days=weekday)
             return _upcoming(today, weekday)
@@ -86,27 +86,27 @@ def parse_date(expr: str, today: date) -> date | None:
 
 def due_value(text: str, today: date) -> date | Literal["clear"] | None:
     """A due date, "clear" for "no due date"/"none", or None when the text is not a date."""
-    text = _unquote(text)
-    if re.fullmatch(_CLEAR_DUE_RE, text, re.IGNORECASE):
+    text = unquote(text)
+    if re.fullmatch(CLEAR_DUE_RE, text, re.IGNORECASE):
         return "clear"
-    text = re.sub(rf"^{_DATE_PREP}\s*:?\s+", "", text, flags=re.IGNORECASE)
+    text = re.sub(rf"^{DATE_PREP}\s*:?\s+", "", text, flags=re.IGNORECASE)
     return parse_date(text, today)
 
 
 def _bare_date_allowed(expr: str, rest_after: str) -> bool:
     """May this date expression count without a preposition ("by", "on", "due"...) in front?"""
     words = expr.lower().split()
-    if len(words) == 1 and words[0] in _WEEKDAYS:
-        return words[0] in _FULL_WEEKDAYS and not rest_after.strip(" ,;:.!?")
+    if len(words) == 1 and words[0] in WEEKDAYS:
+        return words[0] in FULL_WEEKDAYS and not rest_after.strip(" ,;:.!?")
     if words == ["weekend"]:
         return False
-    return not _US_DATE.fullmatch(expr)
+    return not US_DATE.fullmatch(expr)
 
 
 def extract_date(text: str, today: date) -> tuple[date | None, str]:
     """Find the last date phrase in an "add" message; return it and the text without it."""
     chosen: tuple[re.Match[str], date] | None = None
-    for match in _DATE_SPAN.finditer(text):
+    for match in DATE_SPAN.finditer(text):
         expr = match["expr"]
         if match["prep"] is None and not _bare_date_allowed(expr, text[match.end() :]):
             continue
@@ -115,4 +115,4 @@ def extract_date(text: str, today: date) -> tuple[date | None, str]:
             chosen = (match, value)
     if chosen is None:
         return None, text
-    return chosen[1], _remove_span(text, chosen[0])
+    return chosen[1], remove_span(text, chosen[0])

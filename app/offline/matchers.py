@@ -9,16 +9,16 @@ from typing import Final
 
 from app.offline.dates import extract_date, next_monday, parse_date
 from app.offline.intents import AddTask, Intent, ListTasks, Unknown
-from app.offline.text import MAX_TAG_CHARS, MAX_TAGS, _clean_title, _limit, _remove_span
+from app.offline.text import MAX_TAG_CHARS, MAX_TAGS, clean_title, cut_to_title_length, remove_span
 from app.offline.vocabulary import (
-    _DATE_EXPR_PLAIN,
-    _PRIORITY_AT_END,
-    _PRIORITY_AT_START,
-    _PRIORITY_INLINE,
-    _PRIORITY_WORDS,
-    _TAG,
-    _full,
-    _priority_from_phrase,
+    DATE_EXPR_PLAIN,
+    PRIORITY_AT_END,
+    PRIORITY_AT_START,
+    PRIORITY_INLINE,
+    PRIORITY_WORDS,
+    TAG,
+    full_match,
+    priority_from_phrase,
 )
 from contract.schemas import Priority, Status
 
@@ -27,28 +27,28 @@ _NO_TITLE_HINT: Final = "What should the task be called? For example: “add buy
 
 def _extract_priority(text: str) -> tuple[Priority | None, str]:
     """Find a priority phrase in an "add" message; return it and the text without it."""
-    matches = list(_PRIORITY_INLINE.finditer(text))
+    matches = list(PRIORITY_INLINE.finditer(text))
     if matches:
         last = matches[-1]
-        return _priority_from_phrase(last["a"] or last["b"] or last["c"]), _remove_span(text, last)
+        return priority_from_phrase(last["a"] or last["b"] or last["c"]), remove_span(text, last)
     stripped = text.strip()
-    if m := _PRIORITY_AT_START.match(stripped):
-        return _priority_from_phrase(m["w"]), stripped[m.end() :]
-    if m := _PRIORITY_AT_END.search(stripped):
-        return _priority_from_phrase(m["not"] or m["w"]), stripped[: m.start()]
+    if m := PRIORITY_AT_START.match(stripped):
+        return priority_from_phrase(m["w"]), stripped[m.end() :]
+    if m := PRIORITY_AT_END.search(stripped):
+        return priority_from_phrase(m["not"] or m["w"]), stripped[: m.start()]
     return None, text
 
 
 def _extract_tags(text: str) -> tuple[tuple[str, ...], str]:
     tags: list[str] = []
-    for match in _TAG.finditer(text):
+    for match in TAG.finditer(text):
         tag = match["tag"].lower()[:MAX_TAG_CHARS]
         if tag not in tags and len(tags) < MAX_TAGS:
             tags.append(tag)
-    return tuple(tags), _TAG.sub(" ", text)
+    return tuple(tags), TAG.sub(" ", text)
 
 
-_ADD_PREFIX: Final = _full(
+_ADD_PREFIX: Final = full_match(
     r"^(?:"
     r"(?:add|put)\s+(?:this\s+)?(?:to|on)\s+(?:my|the)\s+(?:(?:todo|to-do|task)\s+)?list\b\s*:?"
     r"|(?:add|create)\b\s*:?\s*(?:(?:a|an|new|another)\s+)?"
@@ -64,7 +64,7 @@ _ADD_PREFIX: Final = _full(
 _QUOTED_AT_START: Final = re.compile(r"^([\"'`])(?P<inner>(?:(?!\1).)+)\1(?=$|[\s,.;:!?)])")
 
 
-def _match_add(text: str, today: date) -> Intent | None:
+def match_add(text: str, today: date) -> Intent | None:
     prefix = _ADD_PREFIX.match(text)
     if prefix is None:
         return None
@@ -76,7 +76,7 @@ def _match_add(text: str, today: date) -> Intent | None:
     due_date, rest = extract_date(rest, today)
     if priority is None:
         priority, rest = _extract_priority(rest)
-    title = _clean_title(quoted["inner"] if quoted else rest)
+    title = clean_title(quoted["inner"] if quoted else rest)
     if prefix[0].lower().startswith("remind") and title.lower().startswith("to "):
         title = title[3:].lstrip()  # "remind me tomorrow to call mom"
     if not title:
@@ -109,7 +109,7 @@ _LIST_FILLER: Final = frozenset(
 
 _LIST_DUE_WINDOW: Final = re.compile(
     rf"(?<![\w#/.'-])(?:due\s+)?(?:(?P<op>by|before|until|till|on|for)\s+)?"
-    rf"(?P<expr>(?:this|the)\s+week|{_DATE_EXPR_PLAIN})(?![\w/'-])",
+    rf"(?P<expr>(?:this|the)\s+week|{DATE_EXPR_PLAIN})(?![\w/'-])",
     re.IGNORECASE,
 )
 
@@ -119,21 +119,21 @@ def _due_window(text: str, today: date) -> tuple[date | None, str]:
     for match in _LIST_DUE_WINDOW.finditer(text):
         expr = " ".join(match["expr"].lower().split())
         if expr in ("this week", "the week"):
-            return next_monday(today), _remove_span(text, match)
+            return next_monday(today), remove_span(text, match)
         day = parse_date(expr, today)
         if day is None:
             continue
         if expr == "next week":
-            return day + timedelta(days=7), _remove_span(text, match)
+            return day + timedelta(days=7), remove_span(text, match)
         try:
             bound = day if (match["op"] or "").lower() == "before" else day + timedelta(days=1)
         except OverflowError:
             continue
-        return bound, _remove_span(text, match)
+        return bound, remove_span(text, match)
     return None, text
 
 
-def _match_list(text: str, today: date) -> Intent | None:
+def match_list(text: str, today: date) -> Intent | None:
     due_before, text = _due_window(text, today)
     tokens = re.findall(r"#?[^\W_][\w'-]*", text.lower())
     if not tokens and due_before is None:
@@ -161,8 +161,8 @@ def _match_list(text: str, today: date) -> Intent | None:
             everything = True
         elif token in _OVERDUE_WORDS:
             overdue = True
-        elif token in _PRIORITY_WORDS:
-            priority = _PRIORITY_WORDS[token]
+        elif token in PRIORITY_WORDS:
+            priority = PRIORITY_WORDS[token]
         elif token in _LIST_NOUNS:
             noun = True
         elif token not in _LIST_FILLER:
@@ -181,6 +181,6 @@ def _match_list(text: str, today: date) -> Intent | None:
         priority=priority,
         tag=tag or None,
         overdue=overdue,
-        search=_limit(" ".join(search)) or None,
+        search=cut_to_title_length(" ".join(search)) or None,
         due_before=due_before,
     )

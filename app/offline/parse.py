@@ -9,9 +9,9 @@ from datetime import date
 from typing import Final, TypeAlias
 
 from app.offline.intents import Help, Intent, Unknown
-from app.offline.matchers import _match_add, _match_list
-from app.offline.rules import _match_rules
-from app.offline.text import _normalize, _strip_politeness
+from app.offline.matchers import match_add, match_list
+from app.offline.rules import match_rules
+from app.offline.text import normalize, strip_politeness
 
 _HELP: Final = re.compile(
     r"\?+|/?help(?:\s+me)?|h|commands|usage|menu|/?start|hi|hello|hey|what\s+are\s+you|"
@@ -22,17 +22,17 @@ _HELP: Final = re.compile(
 
 # A matcher takes the cleaned message and returns an intent, or None to let the next one try.
 Matcher: TypeAlias = Callable[[str, date], Intent | None]
-_MATCHERS: Final[tuple[Matcher, ...]] = (_match_add, _match_list, _match_rules)
+_MATCHERS: Final[tuple[Matcher, ...]] = (match_add, match_list, match_rules)
 
 
 def parse(text: str, today: date) -> Intent:
     """Understand one chat message. Pure: no I/O; ``today`` anchors relative dates."""
-    original = _normalize(text)
+    original = normalize(text)
     if not original:
         return Unknown("")
     if _HELP.fullmatch(original.rstrip(" .!")):
         return Help()
-    cleaned = _strip_politeness(original)
+    cleaned = strip_politeness(original)
     if not cleaned:
         return Unknown(original)
     if _HELP.fullmatch(cleaned):

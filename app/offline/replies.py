@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 from app.offline.intents import Delete, ListTasks, Rename, SetDue, SetPriority
-from app.offline.text import _md
-from app.offline.vocabulary import _WEEKDAY_NAMES
+from app.offline.text import escape_markdown
+from app.offline.vocabulary import WEEKDAY_NAMES
 
 HELP_INTRO: Final = (
     "I'm the offline assistant (no language model is configured). I understand short commands like these:"
@@ -30,50 +30,50 @@ HELP_TEXT: Final = f"{HELP_INTRO}\n\n{HELP_EXAMPLES}"
 FALLBACK_NOTICE: Final = "The model is unavailable ({reason}), so the offline assistant handled this."
 
 
-def _format_date(value: str) -> str:
+def format_date(value: str) -> str:
     """ "2026-11-27" -> "Fri 2026-11-27" (locale-independent); anything unparsable is returned as is."""
     try:
-        return f"{_WEEKDAY_NAMES[date.fromisoformat(value).weekday()]} {value}"
+        return f"{WEEKDAY_NAMES[date.fromisoformat(value).weekday()]} {value}"
     except (TypeError, ValueError):
         return str(value)
 
 
-def _details(task: dict[str, Any], today: date | None = None) -> list[str]:
+def task_details(task: dict[str, Any], today: date | None = None) -> list[str]:
     parts: list[str] = []
     if task.get("priority") in ("high", "low"):
         parts.append(str(task["priority"]))
     if due := task.get("due_date"):
-        text = f"due {_format_date(str(due))}"
+        text = f"due {format_date(str(due))}"
         if today is not None and not task.get("completed") and str(due) < today.isoformat():
             text += " (**overdue**)"
         parts.append(text)
     if tags := task.get("tags"):
-        parts.append(" ".join(f"#{_md(str(tag))}" for tag in tags))
+        parts.append(" ".join(f"#{escape_markdown(str(tag))}" for tag in tags))
     return parts
 
 
-def _name(task: dict[str, Any]) -> str:
+def task_name(task: dict[str, Any]) -> str:
     """ "task 3: **title**" """
-    return f"task {task.get('id', '?')}: **{_md(str(task.get('title', '')))}**"
+    return f"task {task.get('id', '?')}: **{escape_markdown(str(task.get('title', '')))}**"
 
 
-def _capitalize(text: str) -> str:
+def capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _list_line(task: dict[str, Any], today: date) -> str:
+def list_line(task: dict[str, Any], today: date) -> str:
     check = "✓ " if task.get("completed") else ""
-    details = _details(task, today)
+    details = task_details(task, today)
     suffix = f" — {', '.join(details)}" if details else ""
-    return f"- **{task.get('id', '?')}.** {check}{_md(str(task.get('title', '')))}{suffix}"
+    return f"- **{task.get('id', '?')}.** {check}{escape_markdown(str(task.get('title', '')))}{suffix}"
 
 
-def _unwrap_task(result: dict[str, Any]) -> dict[str, Any]:
+def unwrap_task(result: dict[str, Any]) -> dict[str, Any]:
     inner = result.get("task")
     return inner if isinstance(inner, dict) else result
 
 
-def _list_label(intent: ListTasks) -> str:
+def list_label(intent: ListTasks) -> str:
     """ "open high-priority tasks tagged #work", "overdue tasks", "tasks" (for status all)."""
     words: list[str] = []
     if intent.overdue:
@@ -84,16 +84,16 @@ def _list_label(intent: ListTasks) -> str:
         words.append(f"{intent.priority}-priority")
     words.append("tasks")
     if intent.tag:
-        words.append(f"tagged #{_md(intent.tag)}")
+        words.append(f"tagged #{escape_markdown(intent.tag)}")
     if intent.search:
-        words.append(f"matching '{_md(intent.search)}'")
+        words.append(f"matching '{escape_markdown(intent.search)}'")
     if intent.due_before:
         last_day = intent.due_before - timedelta(days=1)
-        words.append(f"due by {_format_date(last_day.isoformat())}")
+        words.append(f"due by {format_date(last_day.isoformat())}")
     return " ".join(words)
 
 
-def _example_command(intent: Delete | Rename | SetPriority | SetDue, number: int) -> str:
+def example_command(intent: Delete | Rename | SetPriority | SetDue, number: int) -> str:
     match intent:
         case Delete():
             return f"delete {number}"

@@ -1,5 +1,5 @@
 """The rules for commands that name a task (due date, priority, rename, reopen, complete, delete):
-full-match patterns with a ``ref`` group, their intent builders, and ``_match_rules``."""
+full-match patterns with a ``ref`` group, their intent builders, and ``match_rules``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Final, TypeAlias
 
 from app.offline.dates import due_value
 from app.offline.intents import Complete, Delete, Intent, Rename, Reopen, SetDue, SetPriority, TaskRef, Unknown
-from app.offline.references import _ref, _which_task_hint
-from app.offline.text import _clean_title, _snippet
-from app.offline.vocabulary import _DUE_VALUE_RE, _PRIORITY_PHRASE_RE, _full, _priority_from_phrase
+from app.offline.references import task_ref, which_task_hint
+from app.offline.text import clean_title, snippet
+from app.offline.vocabulary import DUE_VALUE_RE, PRIORITY_PHRASE_RE, full_match, priority_from_phrase
 from contract.schemas import Priority
 
 _NO_NEW_TITLE_HINT: Final = "What should the new title be? For example: “rename 3 to Call dad”."
@@ -44,7 +44,7 @@ class _Rule:
 
 
 def _rule(pattern: str, build: RefBuilder, hint: str | None = None, *, numbers_only: bool = False) -> _Rule:
-    return _Rule(_full(pattern), build, hint, numbers_only)
+    return _Rule(full_match(pattern), build, hint, numbers_only)
 
 
 def _due_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | None:
@@ -52,7 +52,7 @@ def _due_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | None:
         return SetDue(ref, None)
     value = due_value(m["value"], today)
     if value is None:
-        return Unknown(m.string, hint=_DATE_HINT.format(value=_snippet(m["value"], 40)))
+        return Unknown(m.string, hint=_DATE_HINT.format(value=snippet(m["value"], 40)))
     return SetDue(ref, None if value == "clear" else value)
 
 
@@ -62,12 +62,12 @@ def _due_builder_quiet(ref: TaskRef, m: re.Match[str], today: date) -> Intent | 
 
 
 def _priority_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | None:
-    priority = _priority_from_phrase(m["p"])
+    priority = priority_from_phrase(m["p"])
     return SetPriority(ref, priority) if priority else None
 
 
 def _rename_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | None:
-    title = _clean_title(m["title"])
+    title = clean_title(m["title"])
     if not title:
         return Unknown(m.string, hint=_NO_NEW_TITLE_HINT)
     return Rename(ref, title)
@@ -76,8 +76,8 @@ def _rename_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | Non
 def _change_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | None:
     """ "change 3 to X": X may be a priority, a due date or a new title."""
     value = m["value"]
-    if re.fullmatch(_PRIORITY_PHRASE_RE, value, re.IGNORECASE):
-        priority = _priority_from_phrase(value)
+    if re.fullmatch(PRIORITY_PHRASE_RE, value, re.IGNORECASE):
+        priority = priority_from_phrase(value)
         if priority:
             return SetPriority(ref, priority)
     due = due_value(value, today)
@@ -87,7 +87,7 @@ def _change_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | Non
         return Reopen(ref)
     if re.fullmatch(_DONE, value, re.IGNORECASE):
         return Complete(ref)
-    title = _clean_title(value)
+    title = clean_title(value)
     return Rename(ref, title) if title else Unknown(m.string, hint=_NO_NEW_TITLE_HINT)
 
 
@@ -120,7 +120,7 @@ def _delete_builder(ref: TaskRef, m: re.Match[str], today: date) -> Intent | Non
 _DUE_WORD: Final = r"(?:due\s*date|deadline|due)"
 _MOVE_VERB: Final = r"(?:move|reschedule|postpone|push|defer|delay|shift|snooze)"
 _DATE_TO: Final = r"(?:to|until|till|til|for|on|by)"
-_PRIO: Final = rf"(?P<p>{_PRIORITY_PHRASE_RE})"
+_PRIO: Final = rf"(?P<p>{PRIORITY_PHRASE_RE})"
 _NOT_DONE: Final = r"(?:not\s+(?:done|complete|completed|finished)|undone|incomplete|unfinished|open|pending|to\s*-?do)"
 _DONE: Final = r"(?:done|complete|completed|finished|closed|resolved|checked)"
 _COMPLETE_VERB: Final = (
@@ -145,9 +145,7 @@ _RULES: Final[tuple[_Rule, ...]] = (
     ),
     _rule(rf"{_REF_RE}\s+(?:has|have|gets?|needs?)\s+no\s+{_DUE_WORD}", _due_builder),
     _rule(rf"no\s+(?:due\s*date|deadline)\s+(?:for|on)\s+{_REF_RE}", _due_builder, "no due date for 3"),
-    _rule(
-        rf"{_MOVE_VERB}\s+{_REF_RE}(?:\s+{_DATE_TO})?\s+(?P<value>{_DUE_VALUE_RE})", _due_builder, "move 3 to friday"
-    ),
+    _rule(rf"{_MOVE_VERB}\s+{_REF_RE}(?:\s+{_DATE_TO})?\s+(?P<value>{DUE_VALUE_RE})", _due_builder, "move 3 to friday"),
     _rule(rf"{_MOVE_VERB}\s+{_REF_RE}\s+{_DATE_TO}\s+(?P<value>.+)", _due_builder, "move 3 to friday"),
     _rule(
         rf"(?:set|change|update|make|put)\s+(?:the\s+)?(?:{_DUE_WORD}|date)\s+(?:of|for|on)\s+{_REF_RE}"
@@ -160,7 +158,7 @@ _RULES: Final[tuple[_Rule, ...]] = (
         _due_builder,
         "set 3's due date to friday",
     ),
-    _rule(rf"(?:set\s+)?{_REF_RE}\s+(?:is\s+)?{_DUE_WORD}\s*:?\s+(?P<value>{_DUE_VALUE_RE})", _due_builder_quiet),
+    _rule(rf"(?:set\s+)?{_REF_RE}\s+(?:is\s+)?{_DUE_WORD}\s*:?\s+(?P<value>{DUE_VALUE_RE})", _due_builder_quiet),
     # --- priority --------------------------------------------------------------------------------
     _rule(
         rf"(?:set|change|update|make|put)\s+(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+{_REF_RE}"
@@ -227,23 +225,23 @@ _RULES: Final[tuple[_Rule, ...]] = (
 )
 
 _BARE_VERB_HINTS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (_full(r"(?:rename|retitle)(?:\s+.*)?"), _NO_NEW_TITLE_HINT),
-    (_full(r"(?:reopen|re-open|undo|uncheck)"), _which_task_hint("reopen 3")),
-    (_full(rf"{_COMPLETE_VERB}|mark(?:\s+as)?\s+{_DONE}"), _which_task_hint("complete 3")),
-    (_full(_DELETE_VERB), _which_task_hint("delete 3")),
-    (_full(rf"{_MOVE_VERB}(?:\s+.*)?"), _which_task_hint("move 3 to friday")),
+    (full_match(r"(?:rename|retitle)(?:\s+.*)?"), _NO_NEW_TITLE_HINT),
+    (full_match(r"(?:reopen|re-open|undo|uncheck)"), which_task_hint("reopen 3")),
+    (full_match(rf"{_COMPLETE_VERB}|mark(?:\s+as)?\s+{_DONE}"), which_task_hint("complete 3")),
+    (full_match(_DELETE_VERB), which_task_hint("delete 3")),
+    (full_match(rf"{_MOVE_VERB}(?:\s+.*)?"), which_task_hint("move 3 to friday")),
 )
 
 
-def _match_rules(text: str, today: date) -> Intent | None:
+def match_rules(text: str, today: date) -> Intent | None:
     for rule in _RULES:
         m = rule.pattern.fullmatch(text)
         if m is None:
             continue
-        ref = _ref(m["ref"])
+        ref = task_ref(m["ref"])
         if ref is None or (rule.numbers_only and ref.number is None):
             if rule.hint is not None:
-                return Unknown(text, hint=_which_task_hint(rule.hint))
+                return Unknown(text, hint=which_task_hint(rule.hint))
             continue
         intent = rule.build(ref, m, today)
         if intent is not None:

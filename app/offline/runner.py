@@ -29,16 +29,16 @@ from app.offline.replies import (
     FALLBACK_NOTICE,
     HELP_EXAMPLES,
     HELP_INTRO,
-    _capitalize,
-    _details,
-    _example_command,
-    _format_date,
-    _list_label,
-    _list_line,
-    _name,
-    _unwrap_task,
+    capitalize,
+    example_command,
+    format_date,
+    list_label,
+    list_line,
+    task_details,
+    task_name,
+    unwrap_task,
 )
-from app.offline.text import _md, _snippet
+from app.offline.text import escape_markdown, snippet
 from app.steps import ToolCaller, ToolStep
 from contract.schemas import Status
 from contract.tools import ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, REOPEN_TASK, UPDATE_TASK
@@ -78,7 +78,7 @@ class _Runner:
         try:
             return self._dispatch(intent, help_intro)
         except ToolCallError as exc:
-            return _md(str(exc) or "The tool call failed.")
+            return escape_markdown(str(exc) or "The tool call failed.")
 
     def _dispatch(self, intent: Intent, help_intro: str) -> str:
         match intent:
@@ -87,7 +87,7 @@ class _Runner:
             case Unknown(text=text, hint=hint):
                 if hint:
                     return hint
-                what = f"“{_snippet(text)}”" if text else "that"
+                what = f"“{snippet(text)}”" if text else "that"
                 return f"Sorry, I didn't understand {what}. {help_intro}\n\n{HELP_EXAMPLES}"
             case AddTask():
                 return self._add(intent)
@@ -111,10 +111,10 @@ class _Runner:
                 "tags": list(intent.tags),
             },
         )
-        task = _unwrap_task(result)
-        details = _details(task)
+        task = unwrap_task(result)
+        details = task_details(task)
         suffix = f" ({', '.join(details)})" if details else ""
-        return f"Added {_name(task)}{suffix}."
+        return f"Added {task_name(task)}{suffix}."
 
     def _list(self, intent: ListTasks) -> str:
         arguments: dict[str, Any] = {"status": intent.status}
@@ -132,12 +132,12 @@ class _Runner:
             arguments["sort"] = "due"
         result = self.call_tool(LIST_TASKS, arguments)
         tasks = [task for task in result.get("tasks", []) if isinstance(task, dict)]
-        label = _list_label(intent)
+        label = list_label(intent)
         if not tasks:
             return f"No {label}."
         total = result.get("total", len(tasks))
         heading = f"All {label}" if intent.status == "all" and not intent.overdue else label[0].upper() + label[1:]
-        lines = [f"{heading} ({total}):", *(_list_line(task, self.today) for task in tasks)]
+        lines = [f"{heading} ({total}):", *(list_line(task, self.today) for task in tasks)]
         if isinstance(total, int) and total > len(tasks):
             lines.append(f"_…and {total - len(tasks)} more._")
         return "\n".join(lines)
@@ -168,12 +168,12 @@ class _Runner:
         words = ref.words or ""
         tasks, found_in = self._find(words, primary)
         if not tasks:
-            return f"I found no {primary} task matching '{_md(words)}'."
+            return f"I found no {primary} task matching '{escape_markdown(words)}'."
         if already is not None and found_in != primary:
             if all(bool(task.get("completed")) == (already == "done") for task in tasks):
                 if len(tasks) == 1:
-                    return f"{_capitalize(_name(tasks[0]))} is already {already}."
-                return f"Every task matching '{_md(words)}' is already {already}."
+                    return f"{capitalize(task_name(tasks[0]))} is already {already}."
+                return f"Every task matching '{escape_markdown(words)}' is already {already}."
             tasks = [task for task in tasks if bool(task.get("completed")) != (already == "done")]
         if len(tasks) == 1:
             return tasks[0]
@@ -182,10 +182,12 @@ class _Runner:
             return exact[0]
         which = f"{primary} tasks" if found_in == primary else "tasks"
         shown = tasks[:MAX_CANDIDATES_SHOWN]
-        lines = [f"Several {which} match '{_md(words)}':", *(_list_line(task, self.today) for task in shown)]
+        lines = [f"Several {which} match '{escape_markdown(words)}':", *(list_line(task, self.today) for task in shown)]
         if len(tasks) > len(shown):
             lines.append(f"_…and {len(tasks) - len(shown)} more._")
-        lines.append(f"Which one? Reply with its number, e.g. “{_md(example(int(shown[0].get('id', 0))))}”.")
+        lines.append(
+            f"Which one? Reply with its number, e.g. “{escape_markdown(example(int(shown[0].get('id', 0))))}”."
+        )
         return "\n".join(lines)
 
     def _set_done(self, ref: TaskRef, done: bool) -> str:
@@ -201,8 +203,8 @@ class _Runner:
             if isinstance(found, str):
                 return found
             task_id = int(found["id"])
-        task = _unwrap_task(self.call_tool(tool, {"task_id": task_id}))
-        return f"{'Completed' if done else 'Reopened'} {_name(task)}."
+        task = unwrap_task(self.call_tool(tool, {"task_id": task_id}))
+        return f"{'Completed' if done else 'Reopened'} {task_name(task)}."
 
     def _update(self, ref: TaskRef, intent: Delete | Rename | SetPriority | SetDue) -> str:
         """Delete, rename, re-prioritise or re-date one task."""
@@ -210,28 +212,30 @@ class _Runner:
         if ref.number is not None:
             task_id = ref.number
         else:
-            found = self._resolve(ref, "open", lambda n: _example_command(intent, n))
+            found = self._resolve(ref, "open", lambda n: example_command(intent, n))
             if isinstance(found, str):
                 return found
             task_id = int(found["id"])
         match intent:
             case Delete():
-                task = _unwrap_task(self.call_tool(DELETE_TASK, {"task_id": task_id}))
-                return f"Deleted {_name(task)}."
+                task = unwrap_task(self.call_tool(DELETE_TASK, {"task_id": task_id}))
+                return f"Deleted {task_name(task)}."
             case Rename(new_title=title):
-                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "title": title}))
-                return f"Renamed task {task.get('id', task_id)} to **{_md(str(task.get('title', title)))}**."
+                task = unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "title": title}))
+                return (
+                    f"Renamed task {task.get('id', task_id)} to **{escape_markdown(str(task.get('title', title)))}**."
+                )
             case SetPriority(priority=priority):
-                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "priority": priority}))
-                return f"{_capitalize(_name(task))} is now {task.get('priority', priority)} priority."
+                task = unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "priority": priority}))
+                return f"{capitalize(task_name(task))} is now {task.get('priority', priority)} priority."
             case SetDue(due_date=None):
-                task = _unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "clear_due_date": True}))
-                return f"Removed the due date from {_name(task)}."
+                task = unwrap_task(self.call_tool(UPDATE_TASK, {"task_id": task_id, "clear_due_date": True}))
+                return f"Removed the due date from {task_name(task)}."
             case SetDue(due_date=due):
                 assert due is not None
                 arguments = {"task_id": task_id, "due_date": due.isoformat()}
-                task = _unwrap_task(self.call_tool(UPDATE_TASK, arguments))
-                return f"{_capitalize(_name(task))} is now due {_format_date(str(task.get('due_date', due)))}."
+                task = unwrap_task(self.call_tool(UPDATE_TASK, arguments))
+                return f"{capitalize(task_name(task))} is now due {format_date(str(task.get('due_date', due)))}."
         raise AssertionError(f"unhandled intent {intent!r}")  # pragma: no cover
 
 
@@ -252,6 +256,6 @@ def run_offline(
     help_intro = HELP_INTRO if fallback_reason is None else FALLBACK_HELP_INTRO
     body = runner.run(parse(text, today), help_intro)
     if fallback_reason is not None:
-        notice = FALLBACK_NOTICE.format(reason=_snippet(" ".join(fallback_reason.split()), 200))
+        notice = FALLBACK_NOTICE.format(reason=snippet(" ".join(fallback_reason.split()), 200))
         body = f"_{notice}_\n\n{body}"
     return OfflineReply(text=body, steps=runner.steps)

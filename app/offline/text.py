@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Final
 
-from app.offline.vocabulary import _QUOTES
+from app.offline.vocabulary import QUOTES
 from contract import limits
 
 MAX_INPUT_CHARS: Final = 2000
@@ -28,7 +28,7 @@ _LEADING_POLITENESS: Final = re.compile(
 _TRAILING_POLITENESS: Final = re.compile(r"(?:^|\s)(?:please|pls|plz|thanks|thank\s+you|thx)$", re.IGNORECASE)
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
     """Cut to MAX_INPUT_CHARS, straighten quotes, turn control characters into spaces, squeeze spaces."""
     text = text[:MAX_INPUT_CHARS].translate(_QUOTE_TRANSLATION)
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
@@ -44,7 +44,7 @@ def _strip_trailing(text: str) -> str:
         text = stripped
 
 
-def _strip_politeness(text: str) -> str:
+def strip_politeness(text: str) -> str:
     while True:
         stripped = _strip_trailing(_LEADING_POLITENESS.sub("", text, count=1))
         if stripped == text:
@@ -52,14 +52,14 @@ def _strip_politeness(text: str) -> str:
         text = stripped
 
 
-def _unquote(text: str) -> str:
+def unquote(text: str) -> str:
     text = text.strip()
-    while len(text) >= 2 and text[0] in _QUOTES and text[-1] == text[0]:
+    while len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0]:
         text = text[1:-1].strip()
     return text
 
 
-def _clean_title(raw: str) -> str:
+def clean_title(raw: str) -> str:
     """The title left after removing commands and modifiers: tidy spacing, quotes and punctuation."""
     text = re.sub(r"\s+([,;:.!?])", r"\1", " ".join(raw.split()))
     while True:
@@ -71,29 +71,29 @@ def _clean_title(raw: str) -> str:
             cleaned,
             flags=re.IGNORECASE,
         )
-        cleaned = _unquote(cleaned)
+        cleaned = unquote(cleaned)
         if cleaned == text:
             break
         text = cleaned
-    return _limit(text)
+    return cut_to_title_length(text)
 
 
-def _limit(text: str) -> str:
+def cut_to_title_length(text: str) -> str:
     """Cut to MAX_TITLE_CHARS without leaving trailing spaces."""
     return text[:MAX_TITLE_CHARS].rstrip()
 
 
-def _remove_span(text: str, match: re.Match[str]) -> str:
+def remove_span(text: str, match: re.Match[str]) -> str:
     return f"{text[: match.start()]} {text[match.end() :]}"
 
 
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>~|$])")
 
 
-def _md(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Escape text so Markdown (and Streamlit's $math$) shows it literally."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _snippet(text: str, limit: int = 60) -> str:
-    return _md(text if len(text) <= limit else text[: limit - 1].rstrip() + "…")
+def snippet(text: str, limit: int = 60) -> str:
+    return escape_markdown(text if len(text) <= limit else text[: limit - 1].rstrip() + "…")
