@@ -26,6 +26,7 @@ from app.client import PROTOCOL_VERSION, REQUEST_META, McpConnection, TodoClient
 from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import SERVICE_TOKEN_SHA256 as TOKEN_SHA256
 from bench.stats import HEADER, summarize
+from contract.tools import LIST_TASKS
 from devtools.postgres import LocalPostgres
 from devtools.servers import McpProcess
 from mcp_server.auth import Authenticator, Caller, CallerMiddleware, CallerUser
@@ -75,7 +76,7 @@ def headers(authorization: str, user: str | None) -> dict[str, str]:
         "Content-Type": "application/json",
         MCP_PROTOCOL_VERSION_HEADER: PROTOCOL_VERSION,
         MCP_METHOD_HEADER: "tools/call",
-        MCP_NAME_HEADER: "list_tasks",
+        MCP_NAME_HEADER: LIST_TASKS,
     }
     if user is not None:
         sent["X-Todo-User"] = user
@@ -88,7 +89,7 @@ async def drive(ways: dict[str, tuple[str, dict[str, str]]], calls: int) -> dict
         "jsonrpc": "2.0",
         "id": 1,
         "method": "tools/call",
-        "params": {"name": "list_tasks", "arguments": {"limit": 20}, "_meta": REQUEST_META},
+        "params": {"name": LIST_TASKS, "arguments": {"limit": 20}, "_meta": REQUEST_META},
     }
     latencies: dict[str, list[float]] = {name: [] for name in ways}
     async with httpx2.AsyncClient(timeout=10) as http:

@@ -20,8 +20,9 @@ from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import running_stack
 from bench.stats import HEADER, Summary, summarize
+from contract.tools import ADD_TASK, COMPLETE_TASK, LIST_TASKS
 
-OPERATIONS = ("add_task", "list_tasks", "complete_task")
+OPERATIONS = (ADD_TASK, LIST_TASKS, COMPLETE_TASK)
 
 
 class WireClient:
@@ -62,9 +63,9 @@ async def tool_round(url: str, clients: int, rounds: int) -> tuple[dict[str, lis
         client = WireClient(url, http, user)
         for number in range(1, rounds + 1):
             for name, arguments in (
-                ("add_task", {"title": f"task {number}", "priority": "high", "tags": ["bench"]}),
-                ("list_tasks", {"limit": 20}),
-                ("complete_task", {"task_id": number}),
+                (ADD_TASK, {"title": f"task {number}", "priority": "high", "tags": ["bench"]}),
+                (LIST_TASKS, {"limit": 20}),
+                (COMPLETE_TASK, {"task_id": number}),
             ):
                 started = time.perf_counter()
                 try:
@@ -108,15 +109,15 @@ async def sql_round(dsn: str, clients: int, rounds: int) -> tuple[dict[str, list
                 async with conn.transaction():
                     number = (await (await conn.execute(ADD_SQL[0], (user,))).fetchone())[0]  # type: ignore[index]
                     await conn.execute(ADD_SQL[1], (user, number, f"task {number}"))
-                latencies["add_task"].append(time.perf_counter() - started)
+                latencies[ADD_TASK].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 async with conn.transaction():
                     await (await conn.execute(LIST_SQL, (user,))).fetchall()
-                latencies["list_tasks"].append(time.perf_counter() - started)
+                latencies[LIST_TASKS].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 async with conn.transaction():
                     await conn.execute(COMPLETE_SQL, (user, number))
-                latencies["complete_task"].append(time.perf_counter() - started)
+                latencies[COMPLETE_TASK].append(time.perf_counter() - started)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(clients)))

@@ -16,6 +16,7 @@ from app.settings import UISettings
 from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import running_stack
 from bench.stats import HEADER, summarize
+from contract.tools import ADD_TASK
 from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
 
 
@@ -24,7 +25,7 @@ def responder(body: dict[str, Any]) -> Reply:
     last = body["messages"][-1]
     if last["role"] == "tool":
         return Text("Added it to your list.")
-    return ToolCalls([Call("add_task", {"title": last["content"][:60], "priority": "high"})])
+    return ToolCalls([Call(ADD_TASK, {"title": last["content"][:60], "priority": "high"})])
 
 
 def measure(agent: Agent, todo: TodoClient, turns: int) -> list[float]:
