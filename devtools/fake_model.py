@@ -17,7 +17,26 @@ Usage::
 
 Each ``POST /v1/chat/completions`` consumes the next scripted reply; when the script is empty,
 ``fake.default`` answers: either a reply, or a callable ``(request_body) -> reply`` (called on the
-server's event loop: keep it quick and non-blocking). ``GET /v1/models`` lists ``models``.
+server's event loop: keep it quick and non-blocking; never stop a database or kill a process in it,
+the client's timeout keeps running meanwhile). ``GET /v1/models`` lists ``models``.
+
+To act while a request is pending (stop a database "while the model is thinking"), script a
+:class:`Gate`: the request waits at it, off the test's thread and without blocking other requests,
+until the test opens it. The test runs the code under test in a thread of its own, waits until a
+request has reached the gate, acts, then opens it::
+
+    gate = Gate(ToolCalls([Call("add_task", {"title": "pay rent"})]))
+    fake.script(gate, Text("Sorry, I could not add it."))
+    with ThreadPoolExecutor(1) as pool:
+        turn = pool.submit(run_the_turn)
+        gate.wait_reached()  # the request is at the model; nothing answered it yet
+        database.stop()  # from the test's thread, taking as long as it takes
+        gate.open()
+        outcome = turn.result()
+
+The client's timeout runs while the gate is closed, so give it one the test does not measure
+(seconds, not the time the action takes). A gate that is never opened is a model that never answers
+(until the server stops): a timeout test with no race between the delay and the timeout.
 
 Streaming (``"stream": true``) follows OpenAI's wire format: SSE ``data: {chunk}`` events, every chunk
 with ``id``, ``object: "chat.completion.chunk"``, ``created`` and ``model`` (the request's model);
@@ -61,6 +80,7 @@ __all__ = [
     "Delay",
     "FakeOpenAI",
     "Garbage",
+    "Gate",
     "Reply",
     "Responder",
     "ResponderError",
@@ -131,6 +151,62 @@ class Delay:
             raise ValueError("Delay.seconds must be >= 0")
 
 
+@dataclass(frozen=True, eq=False)
+class Gate:
+    """Hold the answer until the test calls ``open()`` (from any thread), then answer with ``then``.
+
+    A request that reaches the gate sets ``reached`` (``wait_reached()`` waits for it); it then waits
+    without blocking other requests, and with no timeout of its own, until the gate is opened or the
+    server stops. One gate may hold several requests (script it more than once, or make it the
+    default); once open it lets each through at once. Combines with :class:`Delay` either way round.
+    """
+
+    then: Reply
+    reached: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    opened: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
+        default_factory=list, init=False, repr=False
+    )
+
+    def open(self) -> None:
+        """Let every request waiting at the gate through, and every later one at once."""
+        with self._lock:
+            self.opened.set()
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that server's loop is closed: nothing waits any more
+                loop.call_soon_threadsafe(event.set)
+
+    def wait_reached(self, timeout: float = 60.0) -> None:
+        """Return once a request has reached the gate; AssertionError if none did within ``timeout`` s."""
+        if not self.reached.wait(timeout):
+            raise AssertionError(f"no chat completion request reached the Gate within {timeout:.0f} s")
+
+    async def _passed(self, closing: asyncio.Event | None) -> None:
+        """On the server's loop: wait until the gate is open (or the server is stopping)."""
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        with self._lock:
+            if not self.opened.is_set():
+                self._waiters.append(waiter)
+            else:
+                event.set()
+        self.reached.set()  # after registering: an open() from now on wakes this request
+        try:
+            waits = [asyncio.ensure_future(event.wait())]
+            if closing is not None:
+                waits.append(asyncio.ensure_future(closing.wait()))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+        finally:
+            with self._lock, contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+
 @dataclass(frozen=True)
 class CutStream:
     """Start answering ``then_text`` and drop the connection mid-body.
@@ -163,13 +239,13 @@ class Garbage:
     body: str = "data: {this is not json\n\n"
 
 
-Reply: TypeAlias = Text | ToolCalls | Status | Delay | CutStream | Garbage
+Reply: TypeAlias = Text | ToolCalls | Status | Delay | Gate | CutStream | Garbage
 """Anything the fake can answer a chat completion request with."""
 
 Responder: TypeAlias = Callable[[dict[str, Any]], Reply]
 """A callable default: gets the request's JSON body, returns the reply."""
 
-_REPLY_TYPES = (Text, ToolCalls, Status, Delay, CutStream, Garbage)
+_REPLY_TYPES = (Text, ToolCalls, Status, Delay, Gate, CutStream, Garbage)
 
 
 def _check_chunk_size(chunk_size: int) -> None:
@@ -297,7 +373,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
-        """Shut down (idempotent). Pending Delay/latency waits end at once; takes ~0.2 s."""
+        """Shut down (idempotent). Pending Delay/Gate/latency waits end at once; takes ~0.2 s."""
         thread, server, loop, closing = self._thread, self._server, self._loop, self._closing
         if thread is None or server is None:
             return
@@ -372,8 +448,11 @@ class FakeOpenAI:
             message = f"FakeOpenAI responder raised {exc!r}"
             return _json_response(500, {"error": {"message": message, "type": "fake_responder_error"}})
         await self._sleep(self.latency)
-        while isinstance(reply, Delay):
-            await self._sleep(reply.seconds)
+        while isinstance(reply, Delay | Gate):
+            if isinstance(reply, Delay):
+                await self._sleep(reply.seconds)
+            else:
+                await reply._passed(self._closing)
             reply = reply.then
         return _render(reply, body)
 

@@ -21,19 +21,27 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-@pytest.fixture
-def agent(connection: McpConnection, fake: FakeOpenAI, mcp_url: str) -> Agent:
+MODEL_TIMEOUT = 30.0  # generous: the fake answers at once; the slow-model case has a short one of its own
+SLOW = 0.5  # the model timeout of the slow-model case, whose model answers 60 times later (at 30 s)
+
+
+def make_agent(fake: FakeOpenAI, mcp_url: str, model_timeout: float = MODEL_TIMEOUT) -> Agent:
     settings = UISettings(
         mcp_url=mcp_url,
         mcp_auth_token=TOKEN,
         openai_api_key="test-key",
         openai_base_url=fake.base_url,
         openai_model="fake-model",
-        model_timeout=1.0,
+        model_timeout=model_timeout,
         model_retries=0,
         max_tool_steps=3,
     )
     return Agent.from_settings(settings)
+
+
+@pytest.fixture
+def agent(connection: McpConnection, fake: FakeOpenAI, mcp_url: str) -> Agent:
+    return make_agent(fake, mcp_url)
 
 
 def turn(agent: Agent, todo: TodoClient, text: str) -> tuple[list[Any], str]:
@@ -160,7 +168,7 @@ FAULTS: list[tuple[str, Reply, str]] = [
     ("rate limited", Status(429), "rate-limiting requests (429)"),
     ("server error", Status(500), "answered with an error (500)"),
     ("unavailable", Status(503), "answered with an error (503)"),
-    ("too slow", Delay(5.0, Text("late")), "did not answer in time"),
+    ("too slow", Delay(30.0, Text("late")), "did not answer in time"),  # with a model timeout of SLOW s
     ("cut mid-stream", CutStream(after_chunks=2, then_text="never finished"), "answer was cut off"),
     ("garbage", Garbage(), "could not be read"),
     ("malformed arguments", ToolCalls([Call("add_task", '{"title": "buy milk"')]), "unreadable arguments"),
@@ -170,8 +178,10 @@ FAULTS: list[tuple[str, Reply, str]] = [
 
 @pytest.mark.parametrize(("fault", "reply", "reason"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_a_failing_model_falls_back_to_the_offline_assistant_and_loses_nothing(
-    agent: Agent, fake: FakeOpenAI, todo: TodoClient, fault: str, reply: Reply, reason: str
+    agent: Agent, fake: FakeOpenAI, todo: TodoClient, mcp_url: str, fault: str, reply: Reply, reason: str
 ) -> None:
+    if isinstance(reply, Delay):
+        agent = make_agent(fake, mcp_url, model_timeout=SLOW)
     fake.script(reply)
     events, conversation_id = turn(agent, todo, "add buy milk")
     notices = [e.text for e in events if isinstance(e, Notice)]

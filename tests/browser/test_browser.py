@@ -431,9 +431,7 @@ def test_history_shows_each_offline_turn_with_its_own_step(pages: Pages, header_
     ready(page)
     expect(assistant_messages(page)).to_have_count(2)
     expect(assistant_messages(page).last.get_by_test_id("stExpander")).to_contain_text("Added task 2: walk the dog")
-    expect(assistant_messages(page).first.get_by_test_id("stExpander")).to_contain_text(
-        "Added task 1: buy bread", timeout=1000
-    )
+    expect(assistant_messages(page).first.get_by_test_id("stExpander")).to_contain_text("Added task 1: buy bread")
 
 
 def on_or_after(day: dt.date, weekday: int) -> dt.date:

@@ -41,10 +41,12 @@ def mcp_process(database_url: str) -> Iterator[Callable[..., McpProcess]]:
 
 @pytest.fixture
 def connect() -> Iterator[Callable[..., McpConnection]]:
-    """McpConnections (closed at the end); short timeouts so a hang fails the test instead of stalling it."""
+    """McpConnections (closed at the end). The timeout is generous, as a call answers in milliseconds: a hang still
+    fails the test (its fail-fast checks, or the call's timeout), and a busy machine does not; a test of a
+    timeout passes its own."""
     opened: list[McpConnection] = []
 
-    def open_connection(url: str, timeout: float = 5) -> McpConnection:
+    def open_connection(url: str, timeout: float = 30) -> McpConnection:
         connection = McpConnection(url, TOKEN, timeout=timeout)
         opened.append(connection)
         return connection

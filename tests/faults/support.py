@@ -282,12 +282,17 @@ def offline_agent() -> Agent:
     return Agent(UISettings(), llm=None)
 
 
+MODEL_TIMEOUT = 30.0
+"""The agents' model timeout: generous, as the fake answers at once (or when a test opens its Gate); a test of a
+slow model sets a short one of its own, with a model that answers much later or never."""
+
+
 def model_agent(base_url: str, **settings: Any) -> Agent:
     values: dict[str, Any] = {
         "openai_api_key": "test-key",
         "openai_base_url": base_url,
         "openai_model": "fake-model",
-        "model_timeout": 1.0,
+        "model_timeout": MODEL_TIMEOUT,
         "model_retries": 0,
         "max_tool_steps": 3,
         **settings,

@@ -24,6 +24,7 @@ from tests.faults.support import (
 
 MAX_TOOL_STEPS = 3
 RETRIES = 1  # the SDK's own retries: a 429, a 5xx and a timeout are asked twice, a broken stream once
+SLOW = 0.5  # the model timeout of a turn with a slow model, whose answer comes 60 times later (at 30 s)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Step:
     reply: str | None = None  # a phrase of the text the user sees
     default: Reply | None = None  # the model's answer to every request of this turn (endless tool calls)
     titles: list[str] = field(default_factory=list)  # every task title after the turn, in order
+    impatient: bool = False  # the turn's agent waits SLOW s for the model (else the generous default)
 
 
 CONVERSATION = [
@@ -51,8 +53,9 @@ CONVERSATION = [
     ),
     Step(
         "add call mom",
-        [Delay(3.0, Text("too late"))] * (1 + RETRIES),
+        [Delay(30.0, Text("too late"))] * (1 + RETRIES),
         requests=1 + RETRIES,
+        impatient=True,
         fault="model_slow",
         faults=1 + RETRIES,
         notice="did not answer in time",
@@ -182,6 +185,7 @@ def test_a_conversation_mixing_good_and_failing_model_turns(
     result), and the history sent must still be well formed."""
     todo = TodoClient(connection, acting_for=user_id)
     agent = agent_for(connection, fake, history_messages=window)
+    impatient = agent_for(connection, fake, history_messages=window, model_timeout=SLOW)
     conversation_id = str(todo.create_conversation().conversation_id)
     typed: list[str] = []
 
@@ -191,7 +195,7 @@ def test_a_conversation_mixing_good_and_failing_model_turns(
         fake.default = step.default or Text("(unexpected extra model request)")
         if step.fault:
             inject(step.fault, step.faults)
-        outcome: TurnOutcome = take_turn(agent, todo, conversation_id, step.text)
+        outcome: TurnOutcome = take_turn(impatient if step.impatient else agent, todo, conversation_id, step.text)
         typed.append(step.text)
         where = f"turn {step.text!r}"
 
@@ -265,7 +269,7 @@ def test_a_slow_model_is_given_up_on_within_the_timeout_and_its_retries(
 ) -> None:
     """The whole turn with a model that never answers takes about timeout x (1 + retries), not the model's delay."""
     todo = TodoClient(connection, acting_for=user_id)
-    agent = agent_for(connection, fake, model_timeout=0.5)
+    agent = agent_for(connection, fake, model_timeout=SLOW)
     conversation_id = str(todo.create_conversation().conversation_id)
     inject("model_slow", 1 + RETRIES)
     fake.default = Delay(30.0, Text("far too late"))
@@ -273,5 +277,5 @@ def test_a_slow_model_is_given_up_on_within_the_timeout_and_its_retries(
     outcome = take_turn(agent, todo, conversation_id, "add call the bank")
     took = time.monotonic() - started
     assert len(fake.requests) == 1 + RETRIES
-    assert took < 0.5 * (1 + RETRIES) + 3, f"the turn took {took:.1f} s"
+    assert took < SLOW * (1 + RETRIES) + 3, f"the turn took {took:.1f} s"
     assert "did not answer in time" in outcome.notices[0] and "Added task 1" in outcome.text

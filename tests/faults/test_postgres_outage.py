@@ -5,6 +5,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx2
 import pytest
 
 from app.client import McpConnection, TodoClient, ToolError
-from devtools.fake_model import Call, FakeOpenAI, Reply, Text, ToolCalls
+from devtools.fake_model import Call, FakeOpenAI, Gate, Text, ToolCalls
 from devtools.postgres import LocalPostgres
 from tests.faults.support import (
     REPLY_NOT_STORED,
@@ -129,14 +130,18 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
         assert take_turn(agent, todo, conversation_id, "add buy milk").error is None
         before = todo.get_conversation(conversation_id).messages
 
-        def stop_then_call(body: dict[str, Any]) -> Reply:
-            outage.stop()  # blocks the fake's loop for the stop; nothing else is waiting on it
-            fake.default = Text("Sorry, I could not add it.")
-            return ToolCalls([Call("add_task", {"title": "pay rent"})])
-
-        fake.default = stop_then_call
-        with caplog.at_level(logging.WARNING, logger="app.agent"):
-            turn = take_turn(agent, todo, conversation_id, "add pay rent")
+        # The turn runs in a thread of its own; its model request waits at the gate while this thread stops
+        # Postgres (however long that takes: the agent's model timeout is generous), then the model answers.
+        gate = Gate(ToolCalls([Call("add_task", {"title": "pay rent"})]))
+        fake.script(gate, Text("Sorry, I could not add it."))
+        with caplog.at_level(logging.WARNING, logger="app.agent"), ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(take_turn, agent, todo, conversation_id, "add pay rent")
+            try:
+                gate.wait_reached()  # the user's message is stored: the model is answering
+                outage.stop()
+            finally:
+                gate.open()
+            turn = pending.result()
         [step] = turn.steps
         assert step.error == STORAGE_DOWN, "the model was told the storage is down"
         assert fake.requests[-1]["messages"][-1]["content"] == f"Error: {STORAGE_DOWN}"
@@ -151,7 +156,6 @@ def test_the_database_stops_in_the_middle_of_a_model_turn(
         )
         assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk"]
 
-        fake.default = Text("ok")
         fake.script(ToolCalls([Call("add_task", {"title": "pay rent"})]), Text("Added task 2: pay rent."))
         assert take_turn(agent, todo, conversation_id, "add pay rent").error is None
         assert [t.title for t in todo.list_tasks(status="all").tasks] == ["buy milk", "pay rent"]
