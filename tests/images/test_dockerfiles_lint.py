@@ -36,4 +36,10 @@ def test_dockerignore_keeps_the_context_small() -> None:
     lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
     patterns = [line for line in lines if line and not line.startswith("#")]
     assert patterns[0] == "*", "the .dockerignore should start by excluding everything"
-    assert {p for p in patterns if p.startswith("!")} == {"!requirements/", "!contract/", "!mcp_server/", "!app/", "!.streamlit/"}
+    assert {p for p in patterns if p.startswith("!")} == {
+        "!requirements/",
+        "!contract/",
+        "!mcp_server/",
+        "!app/",
+        "!.streamlit/",
+    }
