@@ -27,7 +27,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not browser and not images"
 
 test-images: $(STAMP) system-deps
-	$(PY) -m pytest tests/images -m images
+	$(PY) -m pytest -m images
 
 ## Both images, tagged as helm/values-minikube.yaml expects. Behind a TLS-intercepting proxy: EXTRA_CA=/path/ca.pem
 CONTAINER ?= podman

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from app.client import McpConnection
 from devtools.postgres import LocalPostgres
 from mcp_server.db import Database
 from mcp_server.migrate import upgrade
 from mcp_server.server import build_app
 from mcp_server.settings import Settings
-from tests.support import TOKEN_SHA256, ServerThread, mcp_client
+from tests.support import TOKEN, TOKEN_SHA256, ServerThread, mcp_client
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -56,6 +57,14 @@ def mcp_url(mcp_server: ServerThread) -> str:
 def user_id() -> str:
     """A fresh user per test: tests share one database and never see each other's rows."""
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture
+def connection(mcp_url: str) -> Iterator[McpConnection]:
+    """The app's own MCP client to the session's server (real HTTP, the page's service token), for one test."""
+    mcp = McpConnection(mcp_url, TOKEN, timeout=30)
+    yield mcp
+    mcp.close()
 
 
 @pytest.fixture

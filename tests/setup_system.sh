@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests drive: Debian's chromium (the browser tests), node and npm (the
-# TypeScript MCP client), and podman with its helpers (the image tests; tests/images/setup_podman.sh).
+# TypeScript MCP client), and podman with its helpers (the image tests; tests/setup_podman.sh).
 # Idempotent and quiet: a fresh Debian 12 machine (as CI) gets everything, a prepared one nothing new.
 set -euo pipefail
 need=()
@@ -17,9 +17,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if [ -x tests/images/setup_podman.sh ]; then
-  bash tests/images/setup_podman.sh >/dev/null
+if [ -x tests/setup_podman.sh ]; then
+  bash tests/setup_podman.sh >/dev/null
 fi
-# The node packages of the independent MCP clients and checkers (tests/clients): npm ci from their lock files,
+# The node packages of the independent MCP clients and checkers (tests/mcp_server/clients): npm ci from their lock files,
 # skipped when already installed from the same ones.
-bash tests/clients/install.sh
+bash tests/mcp_server/clients/install.sh

@@ -15,8 +15,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 from starlette.types import ASGIApp
 
+import contract.tools
 from devtools.servers import free_port
 
+TOKEN_TOOLS = frozenset(contract.tools.TOKEN_TOOLS)  # what only the service credential may call and see
 TOKEN = "test-token-0123456789abcdef"  # the page's service token in every test server
 TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()  # what the server is configured with
 

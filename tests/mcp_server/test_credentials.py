@@ -15,11 +15,10 @@ from mcp_server import tokens
 from mcp_server.auth import CACHE_SECONDS, Authenticator, Caller, Refusal
 from mcp_server.db import Database
 from mcp_server.settings import sqlalchemy_url
-from tests.support import TOKEN, TOKEN_SHA256, failed, mcp_client, ok, personal_token
+from tests.support import TOKEN, TOKEN_SHA256, TOKEN_TOOLS, failed, mcp_client, ok, personal_token
 
 pytestmark = pytest.mark.anyio
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-TOKEN_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}
 
 
 async def post(url: str, body: dict[str, Any] = LIST_TOOLS, **headers: str) -> httpx2.Response:

@@ -1,21 +1,17 @@
 """`python -m mcp_server` as a process, driven by our client and by one no one here wrote (TypeScript SDK)."""
 
 import json
-import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devtools.servers import McpProcess
-from tests.support import TOKEN, mcp_client, ok, personal_token
+from tests.mcp_server.support.node import NodeTools, run
+from tests.support import TOKEN, TOKEN_TOOLS, mcp_client, ok, personal_token
 
 pytestmark = pytest.mark.anyio
-
-TS_CLIENT = Path(__file__).parent / "ts_client"
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +23,6 @@ def server_process(database_url: str) -> Iterator[str]:
         # uvicorn finishes its shutdown, then re-raises SIGTERM so that the exit status tells why it stopped.
         assert server.stop() in (0, -signal.SIGTERM), "the server shuts down on SIGTERM"
         server.close()
-
-
-TOKEN_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}
 
 
 async def test_the_entry_point_lists_all_eleven_tools_with_schemas(server_process: str, user_id: str) -> None:
@@ -48,29 +41,31 @@ async def test_the_entry_point_lists_all_eleven_tools_with_schemas(server_proces
     assert service_tools == {tool.name for tool in tools} | TOKEN_TOOLS
 
 
-def run_ts_client(url: str, token: str, *user: str) -> dict[str, Any]:
-    """tests/mcp_server/ts_client/client.mjs's report (with a user, it sends X-Todo-User)."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    assert npm and node, "node and npm are needed for this test (the Makefile's deps target installs them)"
-    if not (TS_CLIENT / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=TS_CLIENT, check=True, timeout=300)
-    completed = subprocess.run(
-        [node, "client.mjs", url, token, *user],
-        cwd=TS_CLIENT, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+def run_ts_client(node_tools: NodeTools, url: str, token: str, *user: str) -> dict[str, Any]:
+    """The TypeScript SDK client's report (tests/mcp_server/clients/ts/client.mjs; with a user, it sends
+    X-Todo-User), adding a task titled "from TypeScript"."""
+    completed = run(
+        [node_tools.node20, "client.mjs", url, token, "from TypeScript", *user], cwd=node_tools.ts_folder, timeout=60
+    )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-async def test_the_typescript_sdk_lists_tools_and_adds_a_task(server_process: str, user_id: str) -> None:
+async def test_the_typescript_sdk_lists_tools_and_adds_a_task(
+    node_tools: NodeTools, server_process: str, user_id: str
+) -> None:
     """With a personal token made over Python first, as a user's own MCP client would be set up."""
     async with mcp_client(server_process, user=user_id) as service:
         token = await personal_token(service, "TypeScript")
-    report = run_ts_client(server_process, token)
+    report = run_ts_client(node_tools, server_process, token)
     assert len(report["tools"]) == 11
-    assert all("user_id" not in tool["properties"] and tool["output"] for tool in report["tools"])
-    assert report["added"]["id"] == 1 and report["added"]["title"] == "from TypeScript"
-    assert report["added"]["priority"] == "high" and report["added"]["tags"] == ["ts"]
+    assert all(
+        "user_id" not in tool["inputSchema"].get("properties", {}) and tool.get("outputSchema")
+        for tool in report["tools"]
+    )
+    added = report["added"]["structured"]
+    assert added["id"] == 1 and added["title"] == "from TypeScript"
+    assert added["priority"] == "high" and added["tags"] == ["ts"]
     assert report["refused"]["isError"] is True
     assert "title: String should have at least 1 character" in report["refused"]["text"]
     async with mcp_client(server_process, user=user_id) as service:
@@ -79,12 +74,13 @@ async def test_the_typescript_sdk_lists_tools_and_adds_a_task(server_process: st
 
 
 async def test_the_typescript_sdk_with_the_service_token_acts_for_the_named_user(
-    server_process: str, user_id: str
+    node_tools: NodeTools, server_process: str, user_id: str
 ) -> None:
-    report = run_ts_client(server_process, TOKEN, user_id)
+    report = run_ts_client(node_tools, server_process, TOKEN, user_id)
     assert {tool["name"] for tool in report["tools"]} >= TOKEN_TOOLS
-    assert all("user_id" not in tool["properties"] for tool in report["tools"])
-    assert report["added"]["id"] == 1 and report["added"]["title"] == "from TypeScript"
+    assert all("user_id" not in tool["inputSchema"].get("properties", {}) for tool in report["tools"])
+    added = report["added"]["structured"]
+    assert added["id"] == 1 and added["title"] == "from TypeScript"
     async with mcp_client(server_process, user=user_id) as service:
         [task] = ok(await service.call_tool("list_tasks", {}))["tasks"]
     assert task["title"] == "from TypeScript"

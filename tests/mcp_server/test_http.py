@@ -10,7 +10,7 @@ from mcp.shared.inbound import encode_header_value
 
 from mcp_server.server import build_app
 from tests.conftest import make_settings
-from tests.support import TOKEN, ServerThread, mcp_client, ok, serving
+from tests.support import TOKEN, TOKEN_TOOLS, ServerThread, mcp_client, ok, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +22,6 @@ INITIALIZE = {
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SERVICE_HEADERS = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}", "X-Todo-User": "http-tests@example.com"}
-TOKEN_TOOLS = {"create_access_token", "list_access_tokens", "revoke_access_token"}
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from uvicorn.server import ServerState
 
 from app.client import McpConnection, TodoClient
 from mcp_server.workarounds import NoDelayHTTPProtocol
-from tests.faults.support import McpProcess
+from tests.app.support.faults import McpProcess
 from tests.support import TOKEN, TOKEN_SHA256
 
 pytestmark = pytest.mark.anyio
