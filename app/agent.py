@@ -290,7 +290,7 @@ class Agent:
             turn.messages.append(MessageIn.model_validate(assistant))
             for call_id, name, arguments in parsed:
                 yield StepStarted(name, arguments)
-                step = self._execute(client, turn.key(f"{round_number}:{call_id}"), name, arguments)
+                step = self._tool_step(client, turn.key(f"{round_number}:{call_id}"), name, arguments)
                 turn.steps += 1
                 content = result_text(step)  # recorded before the page draws it: the page may stop the turn there
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
@@ -300,7 +300,7 @@ class Agent:
         turn.messages.append(MessageIn(role="assistant", content=notice))
         yield Notice(notice)
 
-    def _execute(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
+    def _tool_step(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
         sent = {**arguments, "idempotency_key": key} if name == ADD_TASK else arguments
         try:
             return ToolStep(name, arguments, result=client.call_tool(name, sent))
