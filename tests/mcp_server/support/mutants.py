@@ -484,7 +484,9 @@ def export_head(target: Path) -> None:
 def run(mutant: Mutant, base: Path, work: Path) -> str:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base, work)
-    shutil.copytree(ROOT / R, work / R, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    shutil.copytree(
+        ROOT / R, work / R, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
+    )
     target = work / mutant.path
     source = target.read_text()
     if source.count(mutant.old) != 1:
