@@ -11,11 +11,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 from mcp.types import Tool
 from openai import OpenAI
 
@@ -40,6 +42,7 @@ class TextDelta:
 class StepStarted:
     name: str
     arguments: dict[str, Any]
+    note: str | None = None  # said with the step: e.g. that the model wrote the call as text
 
 
 @dataclass
@@ -245,9 +248,14 @@ class Agent:
         messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *openai_history(stored)]
         tools = self.tools(client)
         offered = {tool["function"]["name"] for tool in tools}
+        schemas = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools}
+        request_options: dict[str, Any] = {} if self.settings.model_seed is None else {"seed": self.settings.model_seed}
         for round_number in range(self.settings.max_tool_steps):
             text_parts: list[str] = []
+            held: list[str] = []  # text held back while it may still turn out to be a tool call written as text
+            holding = True
             calls: dict[int, dict[str, Any]] = {}
+            note: str | None = None
             try:
                 stream = self.llm.chat.completions.create(
                     model=self.settings.openai_model,
@@ -257,7 +265,7 @@ class Agent:
                     # The history and the tools are plain JSON already. Sent as extra_body (which replaces the
                     # empty list above), they skip the SDK's walk of every message against its TypedDicts: 4.9 ms
                     # of the UI's CPU per request with a 40-message history (docs/performance.md).
-                    extra_body={"messages": messages, "tools": tools},
+                    extra_body={"messages": messages, "tools": tools, **request_options},
                 )
                 for chunk in stream:
                     if not chunk.choices:
@@ -265,7 +273,12 @@ class Agent:
                     delta = chunk.choices[0].delta
                     if delta.content:
                         text_parts.append(delta.content)
-                        yield TextDelta(delta.content)
+                        holding = holding and may_be_a_call("".join(text_parts))
+                        if holding:
+                            held.append(delta.content)
+                        else:
+                            yield TextDelta("".join(held) + delta.content)
+                            held = []
                     for part in delta.tool_calls or []:
                         call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
                         if part.id:
@@ -277,6 +290,14 @@ class Agent:
             except Exception as exc:  # the SDK, httpx and json raise many types; all mean "no usable answer"
                 raise ModelFailure(describe_failure(exc)) from exc
             text = "".join(text_parts)
+            if not calls and holding and held:
+                written = call_written_as_text(text, schemas)
+                if written is None:
+                    yield TextDelta("".join(held))
+                else:
+                    calls = {0: written}
+                    note = "The model wrote this call as text; it was read as a tool call."
+                    text = ""
             if not calls:
                 turn.messages.append(MessageIn(role="assistant", content=text))
                 return
@@ -289,8 +310,9 @@ class Agent:
             messages.append(assistant)
             turn.messages.append(MessageIn.model_validate(assistant))
             for call_id, name, arguments in parsed:
-                yield StepStarted(name, arguments)
+                yield StepStarted(name, arguments, note)
                 step = self._tool_step(client, turn.key(f"{round_number}:{call_id}"), name, arguments)
+                step.note = note
                 turn.steps += 1
                 content = result_text(step)  # recorded before the page draws it: the page may stop the turn there
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
@@ -323,6 +345,41 @@ def answer_unanswered_calls(messages: list[MessageIn]) -> None:
                 messages.append(
                     MessageIn(role="tool", tool_call_id=call.id, content=error_text("the turn was interrupted"))
                 )
+
+
+def may_be_a_call(text: str) -> bool:
+    """Whether text streamed so far could still be a tool call written as text (a JSON object, or a fenced block)."""
+    start = text.lstrip()
+    return not start or start.startswith(("{", "`"))
+
+
+FENCED = re.compile(r"^```[a-zA-Z]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
+
+
+def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A tool call a model wrote as its answer instead of as a call (small local models do): the answer is one JSON
+    object, alone or alone in a fenced block, naming an offered tool ("name") with arguments ("arguments" or
+    "parameters") valid for that tool's schema. In the streamed-call shape parse_call reads; None for any other text."""
+    body = text.strip()
+    if (fenced := FENCED.match(body)) is not None:
+        body = fenced["body"].strip()
+    try:
+        call = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(call, dict) or set(call) - {"name", "arguments", "parameters"}:
+        return None
+    name, arguments = call.get("name"), call.get("arguments", call.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    if not isinstance(name, str) or name not in schemas or not isinstance(arguments, dict):
+        return None
+    if next(jsonschema.Draft202012Validator(schemas[name]).iter_errors(arguments), None) is not None:
+        return None
+    return {"id": f"text-{uuid.uuid4().hex[:12]}", "name": name, "arguments": json.dumps(arguments)}
 
 
 def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:

@@ -41,6 +41,7 @@ class UISettings(BaseSettings):
     model_retries: int = Field(default=1, ge=0, le=5, description="Retries of a failed model request")
     system_prompt: str = SYSTEM_PROMPT
     temperature: float = Field(default=0.2, ge=0, le=2)
+    model_seed: int | None = Field(default=None, description="Sampling seed sent to the model, for repeatable runs")
 
     # Limits of one turn
     max_tool_steps: int = Field(default=6, ge=1, le=20, description="Model rounds with tool calls per turn")

@@ -26,6 +26,7 @@ class ToolStep:
     arguments: dict[str, Any]
     result: dict[str, Any] | None = None
     error: str | None = None
+    note: str | None = None  # shown with the step, e.g. that the model wrote the call as text
 
 
 def result_text(step: ToolStep) -> str:

@@ -41,6 +41,8 @@ def show_step(step: ToolStep, box: Any = None) -> None:
         box = st.status(step_label(step.name, step.arguments), expanded=False)
     with box:
         st.caption(step_label(step.name, step.arguments))
+        if step.note:
+            st.caption(step.note)
         if step.result is not None:
             st.json(step.result, expanded=False)
     box.update(label=step_summary(step), state="error" if step.error else "complete", expanded=False)

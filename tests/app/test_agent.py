@@ -200,3 +200,49 @@ def test_a_model_that_fails_after_a_tool_step_keeps_the_step(agent: Agent, fake:
     assert any(isinstance(e, Notice) and "steps above were done" in e.text for e in events)
     roles = [m.role for m in todo.get_conversation(conversation_id).messages]
     assert roles == ["user", "assistant", "tool", "assistant"]
+
+
+WRITTEN_CALL = '{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high"}}'
+
+
+@pytest.mark.parametrize("answer", [WRITTEN_CALL, f"```json\n{WRITTEN_CALL}\n```", f"  ```\n{WRITTEN_CALL}```\n"])
+def test_a_tool_call_the_model_writes_as_text_is_made_and_said_so(
+    agent: Agent, fake: FakeOpenAI, todo: TodoClient, answer: str
+) -> None:
+    """Small local models often answer with the call as JSON text instead of a tool call."""
+    fake.script(Text(answer, chunk_size=5), Text("Added task 1: buy milk."))
+    events, conversation_id = turn(agent, todo, "add buy milk, high priority")
+    [started] = [e for e in events if isinstance(e, StepStarted)]
+    assert (started.name, started.arguments) == ("add_task", {"title": "buy milk", "priority": "high"})
+    assert started.note and "as text" in started.note
+    [step] = [e.step for e in events if isinstance(e, StepFinished)]
+    assert step.note == started.note and step.error is None
+    assert reply_text(events) == "Added task 1: buy milk.", "the JSON is not shown as the reply"
+    [task] = todo.list_tasks().tasks
+    assert (task.title, task.priority) == ("buy milk", "high")
+    stored = todo.get_conversation(conversation_id).messages
+    assert [m.role for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert stored[1].content == "" and stored[1].tool_calls[0]["function"]["name"] == "add_task"
+    assert fake.requests[1]["messages"][-2]["tool_calls"][0]["function"]["name"] == "add_task"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"name": "drop_tables", "arguments": {}}',  # not an offered tool
+        '{"name": "add_task", "arguments": {"title": ""}}',  # not valid for the schema
+        '{"name": "add_task", "arguments": {"title": "x", "owner": "bob"}}',  # an argument the tool does not take
+        f"Sure! {WRITTEN_CALL}",  # more than the object
+        f"{WRITTEN_CALL}\n{WRITTEN_CALL}",  # two objects
+        "```python\nprint('hi')\n```",  # a code block that is no call
+        '{"title": "buy milk"}',  # no tool named
+    ],
+)
+def test_anything_else_that_looks_like_json_stays_text(
+    agent: Agent, fake: FakeOpenAI, todo: TodoClient, answer: str
+) -> None:
+    fake.script(Text(answer, chunk_size=7))
+    events, _ = turn(agent, todo, "hello")
+    assert not [e for e in events if isinstance(e, StepStarted)]
+    assert reply_text(events) == answer
+    assert todo.list_tasks().tasks == []
