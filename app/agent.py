@@ -273,7 +273,7 @@ class Agent:
                     delta = chunk.choices[0].delta
                     if delta.content:
                         text_parts.append(delta.content)
-                        holding = holding and may_be_a_call("".join(text_parts))
+                        holding = holding and self.settings.read_calls_from_text and may_be_a_call("".join(text_parts))
                         if holding:
                             held.append(delta.content)
                         else:
@@ -290,7 +290,7 @@ class Agent:
             except Exception as exc:  # the SDK, httpx and json raise many types; all mean "no usable answer"
                 raise ModelFailure(describe_failure(exc)) from exc
             text = "".join(text_parts)
-            if not calls and holding and held:
+            if not calls and holding and held and self.settings.read_calls_from_text:
                 written = call_written_as_text(text, schemas)
                 if written is None:
                     yield TextDelta("".join(held))
@@ -350,36 +350,50 @@ def answer_unanswered_calls(messages: list[MessageIn]) -> None:
 def may_be_a_call(text: str) -> bool:
     """Whether text streamed so far could still be a tool call written as text (a JSON object, or a fenced block)."""
     start = text.lstrip()
-    return not start or start.startswith(("{", "`"))
+    return not start or start.startswith(("{", "`", "<"))
 
 
 FENCED = re.compile(r"^```[a-zA-Z]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
+WRAPPED = re.compile(r"^<(?P<tag>tool_call|tools)>\s*(?P<body>.*?)\s*</(?P=tag)>$", re.DOTALL)
+# <function name="list_tasks" arguments='{"status": "open"}'/>, as small models write a call in markup
+MARKUP = re.compile(r"""^<function\s+name="(?P<name>[\w-]+)"\s+arguments='(?P<arguments>.*)'\s*/>$""", re.DOTALL)
 
 
 def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """A tool call a model wrote as its answer instead of as a call (small local models do): the answer is one JSON
-    object, alone or alone in a fenced block, naming an offered tool ("name") with arguments ("arguments" or
-    "parameters") valid for that tool's schema. In the streamed-call shape parse_call reads; None for any other text."""
+    """A tool call a model wrote as its answer instead of as a call (small local models do): the answer is one call
+    and nothing else: a JSON object naming an offered tool ("name") with its "arguments" (or "parameters"), alone,
+    in one fenced block, in <tool_call> tags or in doubled braces, or a <function name=... arguments=.../> tag.
+    The arguments must be valid for that tool's schema (a null is taken as not given). In the streamed-call shape
+    parse_call reads; None for any other text."""
     body = text.strip()
     if (fenced := FENCED.match(body)) is not None:
         body = fenced["body"].strip()
-    try:
-        call = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(call, dict) or set(call) - {"name", "arguments", "parameters"}:
+    if (wrapped := WRAPPED.match(body)) is not None:
+        body = wrapped["body"].strip()
+    if (markup := MARKUP.match(body)) is not None:
+        body = json.dumps({"name": markup["name"], "arguments": markup["arguments"]})
+    call = _json_object(body)
+    if call is None and body.startswith("{{") and body.endswith("}}"):
+        call = _json_object(body[1:-1])
+    if call is None or set(call) - {"name", "arguments", "parameters"}:
         return None
     name, arguments = call.get("name"), call.get("arguments", call.get("parameters", {}))
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return None
+        arguments = _json_object(arguments)
     if not isinstance(name, str) or name not in schemas or not isinstance(arguments, dict):
         return None
+    arguments = {key: value for key, value in arguments.items() if value is not None}
     if next(jsonschema.Draft202012Validator(schemas[name]).iter_errors(arguments), None) is not None:
         return None
     return {"id": f"text-{uuid.uuid4().hex[:12]}", "name": name, "arguments": json.dumps(arguments)}
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def parse_call(call: dict[str, Any], offered: set[str]) -> tuple[str, str, dict[str, Any]]:

@@ -42,6 +42,9 @@ class UISettings(BaseSettings):
     system_prompt: str = SYSTEM_PROMPT
     temperature: float = Field(default=0.2, ge=0, le=2)
     model_seed: int | None = Field(default=None, description="Sampling seed sent to the model, for repeatable runs")
+    read_calls_from_text: bool = Field(
+        default=True, description="Make a tool call that a model wrote as its answer (JSON) instead of as a call"
+    )
 
     # Limits of one turn
     max_tool_steps: int = Field(default=6, ge=1, le=20, description="Model rounds with tool calls per turn")

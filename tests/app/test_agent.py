@@ -246,3 +246,24 @@ def test_anything_else_that_looks_like_json_stays_text(
     assert not [e for e in events if isinstance(e, StepStarted)]
     assert reply_text(events) == answer
     assert todo.list_tasks().tasks == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high", "due_date": null}}}',
+        '<tool_call>\n{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high"}}\n</tool_call>',
+        """<tools>\n  <function name="add_task" arguments='{"title": "buy milk", "priority": "high"}'/>\n</tools>""",
+    ],
+    ids=["doubled braces, a null", "tool_call tags", "function markup"],
+)
+def test_the_other_ways_small_models_write_a_call_are_read_too(
+    agent: Agent, fake: FakeOpenAI, todo: TodoClient, answer: str
+) -> None:
+    fake.script(Text(answer, chunk_size=6), Text("Added."))
+    events, _ = turn(agent, todo, "add buy milk, high priority")
+    [started] = [e for e in events if isinstance(e, StepStarted)]
+    assert (started.name, started.arguments) == ("add_task", {"title": "buy milk", "priority": "high"})
+    assert reply_text(events) == "Added."
+    [task] = todo.list_tasks().tasks
+    assert (task.title, task.priority) == ("buy milk", "high")
