@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-images images bench bench-load lint format deps system-deps clean
+.PHONY: run test test-fast test-images test-model images bench bench-load lint format deps system-deps model-deps clean
 
 $(STAMP): requirements.txt requirements/mcp.txt requirements/ui.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,17 @@ deps: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devtools.run
 
-## Everything CI runs: system packages (chromium, podman, node), lint, then every test.
-test: $(STAMP) system-deps lint
+## Everything CI runs: system packages (chromium, podman, node), the local model, lint, then every test.
+test: $(STAMP) system-deps model-deps lint
 	$(PY) -m pytest
 
-## The tests that need no browser and no podman.
+## The tests that need no browser, no podman and no local model.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not browser and not images"
+	$(PY) -m pytest -m "not browser and not images and not model"
+
+## The chat with a real small model (llama.cpp), with its score table.
+test-model: $(STAMP) model-deps
+	$(PY) -m pytest -m model -s
 
 test-images: $(STAMP) system-deps
 	$(PY) -m pytest -m images
@@ -41,6 +45,10 @@ images:
 
 system-deps:
 	bash tests/setup_system.sh
+
+## llama-server built from source and the 1.5B model assembled and checked, once per machine (~5 min cold).
+model-deps: $(STAMP)
+	$(PY) -m devtools.llm prepare
 
 bench: $(STAMP)
 	$(PY) -m bench

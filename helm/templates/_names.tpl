@@ -41,6 +41,10 @@ Call with (dict "context" $ "component" "ui").
 {{- include "todo-chatbot.componentName" (dict "context" . "component" "mcp") -}}
 {{- end -}}
 
+{{- define "todo-chatbot.llm.fullname" -}}
+{{- include "todo-chatbot.componentName" (dict "context" . "component" "llm") -}}
+{{- end -}}
+
 {{- define "todo-chatbot.postgresql.fullname" -}}
 {{- include "todo-chatbot.componentName" (dict "context" . "component" "postgresql") -}}
 {{- end -}}

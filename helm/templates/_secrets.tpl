@@ -20,16 +20,41 @@ of the same Secret.
 {{- if .Values.mcp.auth.existingSecret -}}{{ .Values.mcp.auth.existingSecretHashKey }}{{- else -}}mcp-service-token-sha256{{- end -}}
 {{- end -}}
 
+{{/*
+The key the UI sends as OPENAI_API_KEY: the in-cluster model server's (llm.enabled, which
+validateValues keeps apart from openai.*), else the hosted model's.
+*/}}
 {{- define "todo-chatbot.openai.enabled" -}}
-{{- if or .Values.openai.existingSecret .Values.openai.apiKey -}}true{{- end -}}
+{{- if or .Values.llm.enabled .Values.openai.existingSecret .Values.openai.apiKey -}}true{{- end -}}
 {{- end -}}
 
 {{- define "todo-chatbot.openai.secretName" -}}
+{{- if .Values.llm.enabled -}}
+{{- include "todo-chatbot.llm.secretName" . -}}
+{{- else -}}
 {{- .Values.openai.existingSecret | default (include "todo-chatbot.fullname" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "todo-chatbot.openai.secretKey" -}}
-{{- if .Values.openai.existingSecret -}}{{ .Values.openai.existingSecretKey }}{{- else -}}openai-api-key{{- end -}}
+{{- if .Values.llm.enabled -}}
+{{- include "todo-chatbot.llm.secretKey" . -}}
+{{- else if .Values.openai.existingSecret -}}
+{{- .Values.openai.existingSecretKey -}}
+{{- else -}}
+openai-api-key
+{{- end -}}
+{{- end -}}
+
+{{/*
+The model server's API key (LLAMA_API_KEY), which the UI pods send too.
+*/}}
+{{- define "todo-chatbot.llm.secretName" -}}
+{{- .Values.llm.auth.existingSecret | default (include "todo-chatbot.fullname" .) -}}
+{{- end -}}
+
+{{- define "todo-chatbot.llm.secretKey" -}}
+{{- if .Values.llm.auth.existingSecret -}}{{ .Values.llm.auth.existingSecretKey }}{{- else -}}llm-api-key{{- end -}}
 {{- end -}}
 
 {{- define "todo-chatbot.database.secretName" -}}

@@ -1,6 +1,6 @@
 {{/*
 Addresses: the MCP Service's DNS names and URLs, the Host patterns the MCP server accepts,
-and the bundled PostgreSQL host.
+the in-cluster model server's URL and the bundled PostgreSQL host.
 */}}
 
 {{/*
@@ -48,4 +48,20 @@ Ingress host when there is one, and mcp.extraAllowedHosts.
 
 {{- define "todo-chatbot.postgresql.host" -}}
 {{- printf "%s.%s.svc.%s" (include "todo-chatbot.postgresql.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/*
+The in-cluster model server's OpenAI-compatible base URL (OPENAI_BASE_URL of the UI).
+*/}}
+{{- define "todo-chatbot.llm.url" -}}
+{{- printf "http://%s.%s.svc.%s:%d/v1" (include "todo-chatbot.llm.fullname" .) .Release.Namespace .Values.clusterDomain (.Values.llm.service.port | int) -}}
+{{- end -}}
+
+{{/*
+TCP port of llm.model.url (explicit, else the scheme's), for the download's egress rule.
+*/}}
+{{- define "todo-chatbot.llm.downloadPort" -}}
+{{- $url := urlParse .Values.llm.model.url -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) -}}
+{{- $port | default (ternary "443" "80" (eq $url.scheme "https")) -}}
 {{- end -}}

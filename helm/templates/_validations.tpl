@@ -27,6 +27,27 @@ install renders.
 {{- if and $auth.existingSecret (eq $auth.existingSecretKey $auth.existingSecretHashKey) -}}
 {{- fail "mcp.auth.existingSecretKey and mcp.auth.existingSecretHashKey name the same key: the Secret holds the token and its SHA-256 under two keys (see mcp.auth.existingSecret in values.yaml)" -}}
 {{- end -}}
+{{- $llm := .Values.llm -}}
+{{- if $llm.enabled -}}
+{{- $hosted := list -}}
+{{- range $key := list "apiKey" "existingSecret" "baseUrl" -}}
+{{- if index $.Values.openai $key -}}
+{{- $hosted = append $hosted (printf "openai.%s" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if $hosted -}}
+{{- fail (printf "llm.enabled=true wires the UI to the in-cluster model server, and these values point it at another model: %s. Clear them, or set llm.enabled=false to use that model" (join ", " $hosted)) -}}
+{{- end -}}
+{{- if and $llm.model.url $llm.model.existingClaim -}}
+{{- fail "llm.model.url and llm.model.existingClaim are both set: set one, the URL to download the GGUF file or the PersistentVolumeClaim that already holds it" -}}
+{{- end -}}
+{{- if not (or $llm.model.url $llm.model.existingClaim) -}}
+{{- fail "llm.enabled=true needs a model: set llm.model.url (a GGUF file to download, ideally with llm.model.sha256) or llm.model.existingClaim (a PersistentVolumeClaim holding it at llm.model.path)" -}}
+{{- end -}}
+{{- if and $llm.model.sha256 (not $llm.model.url) -}}
+{{- fail "llm.model.sha256 checks a download: it needs llm.model.url (a file on llm.model.existingClaim is used as it is)" -}}
+{{- end -}}
+{{- end -}}
 {{- range $tier := list "ui" "mcp" -}}
 {{- $autoscaling := index $.Values $tier "autoscaling" -}}
 {{- if and $autoscaling.enabled (gt (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) -}}

@@ -83,6 +83,36 @@ SCENARIOS: dict[str, Values] = {
         },
         "openai": {"existingSecret": "team-openai"},
     },
+    # The in-cluster model server (the minikube values download it into a volume): downloaded over
+    # plain HTTP on its own port into an emptyDir, with a chat template and a proxy for the download.
+    "llm-from-a-url-into-an-empty-dir": {
+        "llm": {
+            "enabled": True,
+            "modelName": "tiny-chat",
+            "model": {"url": "http://models.example.com:8081/gguf/tiny-chat.gguf", "path": "tiny/chat.gguf"},
+            "persistence": {"enabled": False, "size": "2Gi"},
+            "chatTemplate": "{% for message in messages %}{{ message.content }}{% endfor %}",
+            "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"}],
+            "args": ["-t", "2", "-c", "2048", "--jinja", "--no-webui"],
+        },
+        "networkPolicy": {
+            "llm": {
+                "extraEgress": [
+                    {"to": [{"ipBlock": {"cidr": "10.0.0.10/32"}}], "ports": [{"port": 3128, "protocol": "TCP"}]}
+                ]
+            }
+        },
+    },
+    # The model already on a claim of the user's, and the key in a Secret of theirs.
+    "llm-from-an-existing-claim": {
+        "llm": {
+            "enabled": True,
+            "model": {"existingClaim": "team-models", "path": "qwen/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"},
+            "auth": {"existingSecret": "team-llm", "existingSecretKey": "key"},
+            "service": {"port": 9090},
+            "containerPort": 9091,
+        },
+    },
     "mcp-ingress-for-personal-tokens": {
         "mcp": {
             "ingress": {"enabled": True, "hostname": "mcp.example.com", "tls": {"enabled": True}},

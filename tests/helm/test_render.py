@@ -121,6 +121,21 @@ INVALID_VALUES: dict[str, tuple[Values, str]] = {
         {"networkPolicy": {"mcp": {"ingressController": {"namespace": "ingress-nginx"}}}},
         "'namespace' not allowed",
     ),
+    "wrong type for the model server switch": ({"llm": {"enabled": "yes"}}, "/llm/enabled"),
+    "model URL of another scheme": ({"llm": {"model": {"url": "ftp://models.example.com/m.gguf"}}}, "/llm/model/url"),
+    "model URL without a path": ({"llm": {"model": {"url": "https://models.example.com"}}}, "/llm/model/url"),
+    "model checksum that is not SHA-256 hex": ({"llm": {"model": {"sha256": "ABC123"}}}, "/llm/model/sha256"),
+    "absolute model path": ({"llm": {"model": {"path": "/etc/passwd"}}}, "/llm/model/path"),
+    "model path leaving the volume": ({"llm": {"model": {"path": "../other/model.gguf"}}}, "/llm/model/path"),
+    "model claim that is no Kubernetes name": (
+        {"llm": {"model": {"existingClaim": "Team Models"}}},
+        "/llm/model/existingClaim",
+    ),
+    "unknown key in the model": ({"llm": {"model": {"file": "m.gguf"}}}, "'file' not allowed"),
+    "two model names in one": ({"llm": {"modelName": "a,b"}}, "/llm/modelName"),
+    "model server arguments as one string": ({"llm": {"args": "-t 2"}}, "/llm/args"),
+    "a request timeout of zero": ({"llm": {"requestTimeout": 0}}, "/llm/requestTimeout"),
+    "unknown key in the model server policy": ({"networkPolicy": {"llm": {"egress": []}}}, "'egress' not allowed"),
 }
 
 
@@ -153,6 +168,26 @@ INCONSISTENT_VALUES: dict[str, tuple[Values, str]] = {
     "token and hash under one key": (
         {"mcp": {"auth": {"existingSecret": "team-mcp", "existingSecretHashKey": "mcp-auth-token"}}},
         "name the same key",
+    ),
+    "model server without a model": ({"llm": {"enabled": True}}, "llm.enabled=true needs a model"),
+    "model from a URL and a claim at once": (
+        {"llm": {"enabled": True, "model": {"url": "https://m.example.com/m.gguf", "existingClaim": "models"}}},
+        "llm.model.url and llm.model.existingClaim are both set",
+    ),
+    "checksum of a file that is not downloaded": (
+        {"llm": {"enabled": True, "model": {"existingClaim": "models", "sha256": "a" * 64}}},
+        "llm.model.sha256 checks a download",
+    ),
+    "model server and a hosted model's key": (
+        {"llm": {"enabled": True, "model": {"existingClaim": "models"}}, "openai": {"apiKey": "sk-test"}},
+        "these values point it at another model: openai.apiKey.",
+    ),
+    "model server and a hosted model's Secret and URL": (
+        {
+            "llm": {"enabled": True, "model": {"existingClaim": "models"}},
+            "openai": {"existingSecret": "team-openai", "baseUrl": "https://gateway.example.com/v1"},
+        },
+        "openai.existingSecret, openai.baseUrl. Clear them, or set llm.enabled=false",
     ),
 }
 

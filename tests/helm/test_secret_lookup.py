@@ -186,3 +186,24 @@ def test_offline_renders_generate_secrets_too() -> None:
     assert GENERATED.match(data["mcp-auth-token"])
     assert data["mcp-service-token-sha256"] == sha256(data["mcp-auth-token"])
     assert GENERATED.match(data["postgres-password"])
+
+
+LLM_ON: Values = {"llm": {"enabled": True, "model": {"existingClaim": "team-models"}}}
+
+
+def test_an_upgrade_keeps_the_model_servers_generated_key_and_does_not_roll_it() -> None:
+    live = {**LIVE, "llm-api-key": "key-from-the-first-install-0000000000000"}
+
+    def llm_annotations(manifests: list[Manifest]) -> dict[str, str]:
+        annotations: dict[str, str] = find(manifests, "Deployment", "llm")["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        return annotations
+
+    with cluster_with(live) as api:
+        first, second = upgrade_render(api, LLM_ON), upgrade_render(api, LLM_ON)
+    assert secret_data(first)[SECRET_NAME]["llm-api-key"] == live["llm-api-key"]
+    assert llm_annotations(first) == llm_annotations(second)
+    with cluster_with(None) as api:
+        fresh = secret_data(upgrade_render(api, LLM_ON))[SECRET_NAME]["llm-api-key"]
+    assert GENERATED.match(fresh) and fresh != live["llm-api-key"]

@@ -131,6 +131,7 @@ def test_secret_values_default_to_empty_so_the_chart_generates_them() -> None:
     assert values["mcp"]["auth"]["token"] == ""
     assert values["postgresql"]["auth"]["password"] == ""
     assert values["openai"]["apiKey"] == ""
+    assert values["llm"]["auth"]["apiKey"] == ""
 
 
 @pytest.mark.parametrize(
@@ -146,6 +147,10 @@ def test_secret_values_default_to_empty_so_the_chart_generates_them() -> None:
         ("mcp.image.pullPolicy", "Never"),
         ("ui.service.type", "NodePort"),
         ("postgresql.persistence.size", "1Gi"),
+        ("llm.enabled", True),
+        ("llm.model.sha256", "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        ("llm.model.existingClaim", ""),
+        ("llm.auth.apiKey", ""),
     ],
 )
 def test_minikube_values_run_one_small_local_copy(path: str, expected: Any) -> None:

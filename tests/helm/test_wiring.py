@@ -135,6 +135,7 @@ def test_secret_and_config_map_references_resolve(scenario: str, manifests: list
         values.get("mcp", {}).get("auth", {}).get("existingSecret"),
         values.get("openai", {}).get("existingSecret"),
         values.get("database", {}).get("external", {}).get("existingSecret"),
+        values.get("llm", {}).get("auth", {}).get("existingSecret"),
     } - {None}
     for pod in pod_templates(manifests):
         for c in containers(pod):
