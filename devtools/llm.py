@@ -8,6 +8,7 @@ so only the first run on a machine pays the build (~4 min on 2 cores) and the do
 """
 
 import argparse
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -165,10 +166,8 @@ def main() -> None:
         with LlamaServer(options.port) as server:
             print(f"Serving {MODEL_NAME} at {server.base_url} (OPENAI_MODEL={MODEL_NAME}); Ctrl-C stops it.")
             assert server.process is not None
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 server.process.wait()
-            except KeyboardInterrupt:
-                pass
 
 
 if __name__ == "__main__":
