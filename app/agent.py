@@ -253,7 +253,7 @@ class Agent:
         for round_number in range(self.settings.max_tool_steps):
             text_parts: list[str] = []
             held: list[str] = []  # text held back while it may still turn out to be a tool call written as text
-            holding = True
+            holding = self.settings.read_calls_from_text
             calls: dict[int, dict[str, Any]] = {}
             note: str | None = None
             try:
@@ -273,7 +273,7 @@ class Agent:
                     delta = chunk.choices[0].delta
                     if delta.content:
                         text_parts.append(delta.content)
-                        holding = holding and self.settings.read_calls_from_text and may_be_a_call("".join(text_parts))
+                        holding = holding and may_be_a_call("".join(text_parts))
                         if holding:
                             held.append(delta.content)
                         else:
@@ -290,9 +290,9 @@ class Agent:
             except Exception as exc:  # the SDK, httpx and json raise many types; all mean "no usable answer"
                 raise ModelFailure(describe_failure(exc)) from exc
             text = "".join(text_parts)
-            if not calls and holding and held and self.settings.read_calls_from_text:
-                written = call_written_as_text(text, schemas)
-                if written is None:
+            if held:
+                written = None if calls else call_written_as_text(text, schemas)
+                if written is None:  # text after all (or text beside real tool calls): shown as it came
                     yield TextDelta("".join(held))
                 else:
                     calls = {0: written}

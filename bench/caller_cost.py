@@ -28,7 +28,7 @@ from bench.common import SERVICE_TOKEN_SHA256 as TOKEN_SHA256
 from bench.stats import HEADER, summarize
 from contract.tools import LIST_TASKS
 from devtools.postgres import LocalPostgres
-from devtools.servers import McpProcess
+from devtools.servers import McpProcess, free_port
 from mcp_server.auth import Authenticator, Caller, CallerMiddleware, CallerUser
 from mcp_server.db import Database
 from mcp_server.migrate import upgrade
@@ -63,10 +63,17 @@ def serve(database_url: str, port: int, fixed: bool) -> None:
 
 def start(database_url: str, fixed: bool) -> McpProcess:
     """This module's `serve` as its own process, ready; its url is the MCP endpoint."""
-    command = [sys.executable, "-m", "bench.caller_cost", "serve", database_url]
-    server = McpProcess(database_url, service_token=TOKEN, own_output=True)
-    server.command = [*command, str(server.port), *(["--fixed"] if fixed else [])]
-    return server.start()
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "bench.caller_cost",
+        "serve",
+        database_url,
+        str(port),
+        *(["--fixed"] if fixed else []),
+    ]
+    return McpProcess(database_url, port=port, service_token=TOKEN, command=command, own_output=True).start()
 
 
 def headers(authorization: str, user: str | None) -> dict[str, str]:

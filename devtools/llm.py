@@ -114,7 +114,7 @@ def model() -> Path:
 class LlamaServer:
     """`llama-server` on loopback with the model; `base_url` is what OPENAI_BASE_URL takes."""
 
-    def __init__(self, port: int | None = None, *, threads: int = 2, context: int = 8192, extra: list[str] = []):  # noqa: B006
+    def __init__(self, port: int | None = None, *, threads: int = 2, context: int = 8192, extra: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.command = [
             str(llama_server()),

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
@@ -38,7 +37,7 @@ def answers_200(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
-    except (OSError, urllib.error.HTTPError):
+    except OSError:  # refused, reset, timed out, or an HTTP error status (urllib's HTTPError is an OSError)
         return False
 
 

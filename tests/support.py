@@ -1,7 +1,6 @@
 """Test helpers: a uvicorn server in a thread, MCP clients over real HTTP, structured tool results."""
 
 import contextlib
-import hashlib
 import json
 import threading
 import time
@@ -16,11 +15,11 @@ from mcp.types import CallToolResult
 from starlette.types import ASGIApp
 
 import contract.tools
-from devtools.servers import free_port
+from devtools.servers import free_port, sha256_hex
 
 TOKEN_TOOLS = frozenset(contract.tools.TOKEN_TOOLS)  # what only the service credential may call and see
 TOKEN = "test-token-0123456789abcdef"  # the page's service token in every test server
-TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()  # what the server is configured with
+TOKEN_SHA256 = sha256_hex(TOKEN)  # what the server is configured with
 
 
 class ServerThread:
