@@ -11,7 +11,9 @@ tool call is one POST on a pooled keep-alive connection, sent from the calling t
 is shared by every thread and user. The server knows who is calling from the credential: a personal token acts
 for its owner; the page's service token names the signed-in user in the X-Todo-User header, which a `TodoClient`
 made with `acting_for=user` sends on each of its calls (a cheap per-user view over the shared connection). No tool
-takes a user argument. Tool names and results come from the contract both tiers share (contract/).
+takes a user argument. A `TodoClient` made with `timezone="Europe/Paris"` sends it in X-Todo-Timezone on each call:
+the server counts date phrases ("friday") and "overdue" from today there (from UTC's today without one). Tool names
+and results come from the contract both tiers share (contract/).
 
 Why not the SDK's `mcp.Client`: its session runs on an event loop, so every call from the page's threads crossed
 to that loop and back, and the session added its own bookkeeping; together about 3 ms of the UI's CPU per call
@@ -100,6 +102,7 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 RETRIES = 2  # more tries for a call that is safe to repeat, after a transport failure or a 502/503/504
 RETRY_STATUSES = frozenset({502, 503, 504})
 USER_HEADER = "X-Todo-User"  # the user the page's service token acts for (mcp_server/auth.py)
+TIMEZONE_HEADER = "X-Todo-Timezone"  # the user's IANA time zone, which date phrases count from (mcp_server/auth.py)
 
 
 class ToolError(Exception):
@@ -323,17 +326,22 @@ def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
 
 class TodoClient:
     """Typed, synchronous tool calls as one caller: the token's owner, or with the page's service token, the user
-    named by `acting_for`."""
+    named by `acting_for`; in the IANA time zone `timezone` ("Europe/Paris"; the server's default is UTC)."""
 
-    def __init__(self, connection: McpConnection, acting_for: str | None = None):
+    def __init__(self, connection: McpConnection, acting_for: str | None = None, timezone: str | None = None):
         self.connection = connection
         self.acting_for = acting_for
-        self.headers = {USER_HEADER: encode_header_value(acting_for)} if acting_for is not None else {}
+        self.timezone = timezone
+        self.headers: dict[str, str] = {}
+        if acting_for is not None:
+            self.headers[USER_HEADER] = encode_header_value(acting_for)
+        if timezone is not None:
+            self.headers[TIMEZONE_HEADER] = timezone
 
     @classmethod
-    def open(cls, url: str, token: str, *, timeout: float = 15.0) -> "TodoClient":
+    def open(cls, url: str, token: str, *, timeout: float = 15.0, timezone: str | None = None) -> "TodoClient":
         """A client for your own tasks, with a personal access token (made on the page, under API access)."""
-        return cls(McpConnection(url, token, timeout=timeout))
+        return cls(McpConnection(url, token, timeout=timeout), timezone=timezone)
 
     def list_tools(self) -> list[Tool]:
         return self.connection.list_tools(self.headers)

@@ -4,9 +4,11 @@ Session state holds only the conversation id (also in the URL as ?c=...); everyt
 MCP server on each run, so a reload, a new tab or a restarted UI process shows the same conversation.
 """
 
+import datetime as dt
 import sys
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -18,6 +20,7 @@ from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
 from app.views import show_history, show_step, step_label, task_rows
+from contract.dates import time_zone, today_in
 
 MAYBE_SENT = "Your message may not have been saved: if it is not in the conversation after a reload, here it is:"
 EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
@@ -39,6 +42,17 @@ def set_conversation(conversation_id: uuid.UUID | None) -> None:
         st.query_params["c"] = str(conversation_id)
 
 
+def browser_time_zone() -> ZoneInfo | None:
+    """The browser's IANA time zone, when there is one and it is a known zone (else None: UTC counts)."""
+    name = st.context.timezone
+    if not name:
+        return None
+    try:
+        return time_zone(name)
+    except ValueError:  # a zone this machine does not know: counting in UTC beats refusing every call
+        return None
+
+
 def conversation_in_link() -> uuid.UUID | None:
     """The conversation the URL names (?c=...); a value that is not a UUID raises ValueError."""
     link = st.query_params.get("c")
@@ -49,7 +63,10 @@ st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
 settings = get_settings()
 user = current_user(settings)
 mcp, assistant = services(settings)
-todo = TodoClient(mcp, acting_for=user)  # the service token names the signed-in user on every call
+zone = browser_time_zone()
+today = today_in(zone or dt.UTC)  # the user's: what the assistant and the tool server count "friday" from
+# The service token names the signed-in user on every call, and the browser's time zone with it.
+todo = TodoClient(mcp, acting_for=user, timezone=zone.key if zone else None)
 
 # Which conversation: this session's, else the link's; one that is not this user's is simply not found.
 conversation_id: uuid.UUID | None = None
@@ -119,7 +136,7 @@ if prompt:
 
             def reply_text():  # the turn's text as it streams; tool steps are drawn above it as they happen
                 assert conversation_id is not None
-                for event in assistant.run_turn(todo, conversation_id, prompt):
+                for event in assistant.run_turn(todo, conversation_id, prompt, today=today):
                     if isinstance(event, TextDelta):
                         yield event.text
                     elif isinstance(event, StepStarted):

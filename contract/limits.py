@@ -8,6 +8,7 @@ DESCRIPTION_LENGTH: Final = 2000
 TAG_LENGTH: Final = 32
 TAGS_PER_TASK: Final = 10
 SEARCH_LENGTH: Final = 200
+DATE_TEXT_LENGTH: Final = 40  # a date argument: "2026-12-01" or a phrase such as "the day after tomorrow"
 USER_ID_LENGTH: Final = 320  # an e-mail address at most
 IDEMPOTENCY_KEY_LENGTH: Final = 64
 CALL_ID_LENGTH: Final = 128

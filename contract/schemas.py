@@ -21,9 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from contract.dates import DATE_FORMS, resolve_date
 from contract.limits import (
     BATCH_LENGTH,
     CALL_ID_LENGTH,
+    DATE_TEXT_LENGTH,
     DESCRIPTION_LENGTH,
     IDEMPOTENCY_KEY_LENGTH,
     MESSAGE_LENGTH,
@@ -96,6 +98,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _a_date(text: str) -> str:
+    """A phrase of one of the date forms. Which day it names depends on the caller's today, so the tool resolves it
+    (contract.dates.resolve_date with the caller's today); whether it names a day at all does not."""
+    if resolve_date(text, dt.date.today()) is None:
+        raise ValueError(f"not a date: use {DATE_FORMS}")
+    return text
+
+
 def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
@@ -140,7 +150,14 @@ ConversationTitle = Annotated[
     Field(description="Optional; set from the first user message when empty."),
 ]
 CallId = Annotated[str, StringConstraints(min_length=1, max_length=CALL_ID_LENGTH), AfterValidator(_printable)]
-DueDate = Annotated[dt.date, Field(description="Due date as YYYY-MM-DD.")]
+DateText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=DATE_TEXT_LENGTH),
+    AfterValidator(_printable),
+    AfterValidator(_single_line),
+    AfterValidator(_a_date),
+    Field(description=f"A date: {DATE_FORMS}. The server reads phrases in the user's time zone."),
+]
 ConversationId = Annotated[uuid.UUID, Field(description="The conversation's id (a UUID).")]
 IdempotencyKey = Annotated[
     str,

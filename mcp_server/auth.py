@@ -5,10 +5,14 @@ Two credentials exist:
   the user named in the `X-Todo-User` header, and must name one;
 - **personal access tokens** (`todo_pat_...`, made on the page), which act for their owner only and may not name
   anyone.
+Any caller may name its time zone in the `X-Todo-Timezone` header (an IANA name; the page sends the browser's):
+date phrases ("friday") and "overdue" count from today there, and from today in UTC without one.
 The resolved `Caller` rides on the request as the SDK's authenticated user (`request.user`, and the SDK's
 `get_access_token()` context); a tool reads it from its `Context` with `caller(ctx)`. No tool takes a user argument.
 """
 
+import dataclasses
+import datetime as dt
 import hmac
 import json
 import logging
@@ -30,6 +34,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.dates import time_zone, today_in
 from contract.schemas import user_id
 from mcp_server import tokens
 from mcp_server.db import Database
@@ -38,6 +43,7 @@ from mcp_server.errors import StorageUnavailable
 log = logging.getLogger(__name__)
 
 USER_HEADER = "X-Todo-User"
+TIMEZONE_HEADER = "X-Todo-Timezone"
 CACHE_SECONDS = 0.5  # a revoked token stops working on every replica within this (at once on the one that revoked)
 CACHE_SIZE = 10_000
 WHERE_TOKENS_COME_FROM = "Create a personal access token on the page (sidebar, API access)."
@@ -50,10 +56,15 @@ class Caller:
     user_id: str
     credential: Literal["service", "personal"]
     token_id: uuid.UUID | None = None  # the personal token's id
+    timezone: dt.tzinfo = dt.UTC  # the user's, from the X-Todo-Timezone header
 
     @property
     def is_service(self) -> bool:
         return self.credential == "service"
+
+    def today(self) -> dt.date:
+        """The date where the user is: what "today", "friday" and "overdue" count from."""
+        return today_in(self.timezone)
 
 
 class CallerUser(AuthenticatedUser):
@@ -109,7 +120,11 @@ NAMES_USER = Refusal(
     "insufficient_scope",
     f"A personal access token acts only for its owner: remove the {USER_HEADER} header.",
 )
-TWO_HEADERS = Refusal(400, "invalid_request", f"Send one Authorization header and at most one {USER_HEADER} header.")
+TWO_HEADERS = Refusal(
+    400,
+    "invalid_request",
+    f"Send one Authorization header and at most one {USER_HEADER} and one {TIMEZONE_HEADER} header.",
+)
 STORAGE_DOWN = Refusal(503, "temporarily_unavailable", "Storage unavailable, try again in a moment.")
 FOREIGN_ORIGIN = Refusal(
     403, "invalid_request", "Requests from this Origin are not allowed: add it to MCP_ALLOWED_ORIGINS on the server."
@@ -188,6 +203,16 @@ class Authenticator:
             return tokens.owner(conn, hashed)
 
 
+def zone_named(name: str | None) -> dt.tzinfo | Refusal:
+    """The time zone an X-Todo-Timezone header names (UTC without one), or its refusal."""
+    if name is None:
+        return dt.UTC
+    try:
+        return time_zone(name.strip())
+    except ValueError as exc:
+        return Refusal(400, "invalid_request", f"The {TIMEZONE_HEADER} header is not a time zone: {exc}.")
+
+
 def origin_allowed(origin: str, patterns: list[str]) -> bool:
     """Whether an Origin header matches one of `scheme://host`, `scheme://host:port` or `scheme://host:*`."""
     try:
@@ -219,7 +244,8 @@ def origin_regex(patterns: list[str]) -> str:
 
 class CallerMiddleware:
     """On the MCP endpoint: refuse a foreign Origin (403), then resolve the caller or refuse the credential
-    (401 with WWW-Authenticate: Bearer, 400, 403), with a JSON body that says what to fix. Other paths pass."""
+    (401 with WWW-Authenticate: Bearer, 400, 403) or the time zone (400), with a JSON body that says what to fix.
+    Other paths pass."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator, allowed_origins: list[str], path: str = "/mcp"):
         self.app = app
@@ -236,14 +262,18 @@ class CallerMiddleware:
         if origin is not None and not origin_allowed(origin, self.allowed_origins):
             await self._refuse(FOREIGN_ORIGIN, send)
             return
-        if len(headers.getlist(USER_HEADER)) > 1 or len(headers.getlist("authorization")) > 1:
+        if any(len(headers.getlist(name)) > 1 for name in ("authorization", USER_HEADER, TIMEZONE_HEADER)):
             await self._refuse(TWO_HEADERS, send)  # which one would count is not for a proxy to guess
             return
         outcome = await self.authenticator.resolve(headers.get("authorization"), headers.get(USER_HEADER))
         if isinstance(outcome, Refusal):
             await self._refuse(outcome, send)
             return
-        user = CallerUser(outcome)
+        zone = zone_named(headers.get(TIMEZONE_HEADER))
+        if isinstance(zone, Refusal):
+            await self._refuse(zone, send)
+            return
+        user = CallerUser(dataclasses.replace(outcome, timezone=zone))
         scope["user"], scope["auth"] = user, AuthCredentials([])
         reset = auth_context_var.set(user)
         try:

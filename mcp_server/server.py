@@ -21,7 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contract.tools import SERVICE_ONLY_META
-from mcp_server.auth import Authenticator, CallerMiddleware, caller, current_caller, origin_regex
+from mcp_server.auth import (
+    TIMEZONE_HEADER,
+    USER_HEADER,
+    Authenticator,
+    CallerMiddleware,
+    caller,
+    current_caller,
+    origin_regex,
+)
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
 from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
@@ -183,7 +191,10 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         CORSMiddleware,
         allow_origin_regex=origin_regex(settings.mcp_allowed_origins),
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=["authorization", "content-type", "accept", "last-event-id", "x-request-id", *MCP_HEADERS],
+        allow_headers=[
+            *("authorization", "content-type", "accept", "last-event-id", "x-request-id", *MCP_HEADERS),
+            *(USER_HEADER.lower(), TIMEZONE_HEADER.lower()),
+        ],
         expose_headers=["www-authenticate", "x-request-id", "mcp-session-id"],
     )
     app.add_middleware(RequestIdMiddleware)

@@ -215,7 +215,7 @@ def list_query(
     if due_before:
         query = query.where(Task.due_date < bindparam("due_before", type_=Date))
     if overdue:
-        query = query.where(Task.due_date < func.current_date(), Task.completed.is_(False))
+        query = query.where(Task.due_date < bindparam("today", type_=Date), Task.completed.is_(False))
     if search:
         pattern = bindparam("pattern", type_=String)
         query = query.where(or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\")))
@@ -232,15 +232,23 @@ def list_tasks(
     tag: str | None,
     due_before: dt.date | None,
     overdue: bool,
+    today: dt.date,
     search: str | None,
     sort: SortKey,
     limit: int,
     offset: int,
 ) -> tuple[list[TaskOut], int]:
+    """A page of the user's tasks and how many match; `overdue` means due before `today` (the user's)."""
     page, count = list_query(
         status, priority is not None, tag is not None, due_before is not None, overdue, search is not None, sort
     )
-    params: dict[str, Any] = {"user_id": user_id, "priority": priority, "tag": tag, "due_before": due_before}
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "priority": priority,
+        "tag": tag,
+        "due_before": due_before,
+        "today": today,
+    }
     if search is not None:
         params["pattern"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = page.run(conn, **params, limit=limit, offset=offset).all()

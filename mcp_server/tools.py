@@ -1,8 +1,10 @@
 """The MCP tools. Each tool is one typed function: its docstring is its description, its types its schema.
 
 Every tool acts for the caller the server resolved from the request's credential (`caller(ctx)`); none takes a
-user argument. Task tools are offered to the language model (FOR_MODEL in their _meta); conversation tools are for
-the UI and never for the model; access-token tools answer only the page's service credential (SERVICE_ONLY).
+user argument. Date arguments take YYYY-MM-DD or a phrase ("friday", "in 3 days"), which the tool resolves from
+the caller's today (`day()`) before anything is stored; results show the date it became. Task tools are offered to
+the language model (FOR_MODEL in their _meta); conversation tools are for the UI and never for the model;
+access-token tools answer only the page's service credential (SERVICE_ONLY).
 """
 
 import datetime as dt
@@ -15,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from contract import tools as names
+from contract.dates import DATE_FORMS, resolve_date
 from contract.schemas import (
     AccessTokenList,
     AppendResult,
@@ -23,10 +26,10 @@ from contract.schemas import (
     ConversationOut,
     ConversationTitle,
     ConversationWithMessages,
+    DateText,
     DeletedConversation,
     DeletedTask,
     Description,
-    DueDate,
     ExpiresInDays,
     IdempotencyKey,
     Limit,
@@ -63,6 +66,16 @@ CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
 
+def day(ctx: Context, argument: str, text: str | None) -> dt.date | None:
+    """The day a date argument names, counted from the caller's today (in the caller's time zone)."""
+    if text is None:
+        return None
+    resolved = resolve_date(text, caller(ctx).today())
+    if resolved is None:  # DateText checked the form already: only a day past the calendar's end gets here
+        raise InvalidArguments(f"{argument} is not a date: use {DATE_FORMS}. Nothing was changed.")
+    return resolved
+
+
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(name=names.ADD_TASK, title="Add a task", meta=FOR_MODEL, annotations=CREATE)
     def add_task(
@@ -70,11 +83,12 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         title: Title,
         description: Description = "",
         priority: Priority = "medium",
-        due_date: DueDate | None = None,
+        due_date: DateText | None = None,
         tags: Tags = [],  # noqa: B006  # pydantic copies defaults; the schema shows []
         idempotency_key: IdempotencyKey | None = None,
     ) -> TaskOut:
         """Add a task to the user's list and return it with its number."""
+        due = day(ctx, "due_date", due_date)
         with db.transaction() as conn:
             return store.add_task(
                 conn,
@@ -82,7 +96,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 title=title,
                 description=description,
                 priority=priority,
-                due_date=due_date,
+                due_date=due,
                 tags=tags,
                 idempotency_key=idempotency_key,
             )
@@ -93,7 +107,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
         priority: Priority | None = None,
         tag: Tag | None = None,
-        due_before: Annotated[dt.date | None, Field(description="Only tasks due before this date")] = None,
+        due_before: Annotated[DateText | None, Field(description="Only tasks due before this date (not on it)")] = None,
         overdue: Annotated[bool, Field(description="Only open tasks whose due date has passed")] = False,
         search: Annotated[SearchText | None, Field(description="Words in the title or description")] = None,
         sort: Annotated[SortKey, Field(description="created (task number), due, or priority")] = "created",
@@ -101,15 +115,17 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         offset: Offset = 0,
     ) -> TaskList:
         """List the user's tasks with filters and sorting; returns the page of tasks and the total count."""
+        who, before = caller(ctx), day(ctx, "due_before", due_before)
         with db.transaction() as conn:
             tasks, total = store.list_tasks(
                 conn,
-                caller(ctx).user_id,
+                who.user_id,
                 status=status,
                 priority=priority,
                 tag=tag,
-                due_before=due_before,
+                due_before=before,
                 overdue=overdue,
+                today=who.today(),
                 search=search,
                 sort=sort,
                 limit=limit,
@@ -136,7 +152,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         title: Title | None = None,
         description: Description | None = None,
         priority: Priority | None = None,
-        due_date: DueDate | None = None,
+        due_date: DateText | None = None,
         clear_due_date: Annotated[bool, Field(description="Remove the due date")] = False,
         tags: Annotated[Tags | None, Field(description="Replaces all tags; [] removes them")] = None,
     ) -> TaskOut:
@@ -149,7 +165,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
                 "title": title,
                 "description": description,
                 "priority": priority,
-                "due_date": due_date,
+                "due_date": day(ctx, "due_date", due_date),
                 "tags": tags,
             }.items()
             if value is not None

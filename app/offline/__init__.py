@@ -12,10 +12,12 @@ Parsing rules worth knowing (all case-insensitive, tolerant of punctuation, quot
   Words are resolved with ``list_tasks(search=...)``: open tasks first (done tasks for "reopen"),
   then all tasks. One match is acted on; several are listed and the user is asked which one, unless
   exactly one of them has exactly that title.
-* Dates: "today"/"tonight", "tomorrow", "day after tomorrow", "in 3 days", "in 2 weeks",
-  "next week" (the next Monday), "next month" (its first day), "this weekend" (the coming
-  Saturday, today on a weekend day), ISO "2026-12-01", "12/01" (month/day, US order),
-  "Dec 1", "1st of December" (a date without a year is the next such date on or after today).
+* Dates (the rules are :mod:`contract.dates`', which the tool server reads date arguments with too):
+  "today"/"tonight", "tomorrow", "day after tomorrow", "in 3 days", "in 2 weeks",
+  "next week" (the next Monday), "next month" (its first day), "end of week" (Sunday), "end of month"
+  (its last day), "this weekend" (the coming Saturday, today on a weekend day), ISO "2026-12-01", "12/01"
+  (month/day, US order), "Dec 1", "1st of December" (a date without a year is the next such date on or
+  after today).
 * Weekdays: a plain weekday ("friday", "by fri", "this friday") is the nearest such day **on or
   after today**, so "thursday" said on a Thursday means today. "next friday" is the Friday of next
   week (Monday-to-Sunday weeks), so on Thursday 2026-11-26 "friday" is 2026-11-27 and
@@ -37,7 +39,7 @@ Where each part lives:
 * :mod:`~app.offline.intents`: the intent dataclasses, the ``Intent`` union and ``TaskRef``.
 * :mod:`~app.offline.vocabulary`: word lists and the regular expressions built from them.
 * :mod:`~app.offline.text`: input limits, normalising, cleaning titles, escaping Markdown.
-* :mod:`~app.offline.dates`: date phrases to dates (``parse_date``, ``extract_date``, ``due_value``).
+* :mod:`~app.offline.dates`: date phrases inside a message (``extract_date``, ``due_value``).
 * :mod:`~app.offline.references`: task references ("3", "the report") to ``TaskRef``.
 * :mod:`~app.offline.matchers`: the "add" and "list" matchers.
 * :mod:`~app.offline.rules`: the rules for commands that name a task (complete, move, rename...).

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 from typing import Final
 
-from app.offline.dates import extract_date, next_monday, parse_date
+from app.offline.dates import extract_date
 from app.offline.intents import AddTask, Intent, ListTasks, Unknown
 from app.offline.text import MAX_TAG_CHARS, MAX_TAGS, clean_title, cut_to_title_length, remove_span
 from app.offline.vocabulary import (
@@ -20,6 +20,7 @@ from app.offline.vocabulary import (
     full_match,
     priority_from_phrase,
 )
+from contract.dates import next_monday, resolve_date
 from contract.schemas import Priority, Status
 
 _NO_TITLE_HINT: Final = "What should the task be called? For example: “add buy milk tomorrow”."
@@ -120,7 +121,7 @@ def _due_window(text: str, today: date) -> tuple[date | None, str]:
         expr = " ".join(match["expr"].lower().split())
         if expr in ("this week", "the week"):
             return next_monday(today), remove_span(text, match)
-        day = parse_date(expr, today)
+        day = resolve_date(expr, today)
         if day is None:
             continue
         if expr == "next week":

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ from app.client import (
     TokenRefused,
     ToolError,
 )
+from contract.dates import today_in
 from tests.support import TOKEN
 
 
@@ -169,6 +171,33 @@ def test_a_client_acting_for_a_user_names_them_on_every_request() -> None:
         assert todo.call_tool("list_tasks", {"idempotency_key": "k2"})["total"] == 0
         assert [headers["x-todo-user"] for headers, _ in server.requests] == ["me@example.com"] * 2
         assert all("user_id" not in request["params"].get("arguments", {}) for _, request in server.requests)
+
+
+def test_a_client_in_a_time_zone_names_it_on_every_request() -> None:
+    reply = lambda request: json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result_of(request)})  # noqa: E731
+    with CannedServer(200, "application/json", reply) as server, McpConnection(server.url, TOKEN) as connection:
+        for todo in [
+            TodoClient(connection, acting_for="me@example.com", timezone="Pacific/Kiritimati"),
+            TodoClient(connection, timezone="Europe/Paris"),
+            TodoClient(connection, acting_for="me@example.com"),
+        ]:
+            todo.call_tool("list_tasks", {"idempotency_key": "k"})
+        zones = [headers.get("x-todo-timezone") for headers, _ in server.requests]
+        assert zones == ["Pacific/Kiritimati", "Europe/Paris", None], "no zone named: the server counts in UTC"
+
+
+def test_date_phrases_count_from_the_clients_time_zone(mcp_url: str, user_id: str) -> None:
+    """The notebook's `due_date="tomorrow"` is tomorrow where the notebook is: Kiritimati is a day ahead of Pago Pago."""
+    with McpConnection(mcp_url, TOKEN) as connection:
+        due = {}
+        for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+            todo = TodoClient(connection, acting_for=user_id, timezone=zone)
+            before = today_in(ZoneInfo(zone)) + dt.timedelta(days=1)
+            due[zone] = todo.add_task(f"call mom ({zone})", due_date="tomorrow").due_date
+            assert due[zone] in {before, today_in(ZoneInfo(zone)) + dt.timedelta(days=1)}
+        assert due["Pacific/Kiritimati"] > due["Pacific/Pago_Pago"]
+        with pytest.raises(TokenRefused, match="X-Todo-Timezone"):
+            TodoClient(connection, acting_for=user_id, timezone="Mars/Olympus_Mons").list_tasks()
 
 
 def test_an_answer_as_an_event_stream_is_read() -> None:

@@ -179,7 +179,7 @@ class UserState:
 class Snapshot:
     users: dict[str, UserState]
     totals: tuple[Any, ...]  # row counts and high-water marks of every table (TOTALS): any write anywhere moves them
-    today: dt.date
+    today: dt.date  # the callers' today: UTC's, as none of them sends X-Todo-Timezone
 
 
 TASK_FIELDS = (
@@ -203,7 +203,7 @@ SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT max(pk) FROM tasks) AS tas
        (SELECT max(updated_at) FROM conversations) AS conversation_updated, (SELECT count(*) FROM messages) AS messages,
        (SELECT max(id) FROM messages) AS message_id, (SELECT count(*) FROM access_tokens) AS tokens,
        (SELECT count(revoked_at) FROM access_tokens) AS revoked, (SELECT max(created_at) FROM access_tokens) AS token_created,
-       current_date AS today
+       (now() AT TIME ZONE 'UTC')::date AS today
 """
 
 

@@ -133,8 +133,8 @@ MUTANTS = [
     Mutant(
         "overdue includes done tasks",
         STORE,
-        "query.where(Task.due_date < func.current_date(), Task.completed.is_(False))",
-        "query.where(Task.due_date < func.current_date())",
+        'query.where(Task.due_date < bindparam("today", type_=Date), Task.completed.is_(False))',
+        'query.where(Task.due_date < bindparam("today", type_=Date))',
         [SWEEP],
     ),
     Mutant(

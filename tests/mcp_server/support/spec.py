@@ -6,6 +6,10 @@ predict (lenient coercions such as "3" for 3, where either answer is acceptable 
 Text is text: a title of 'null' or '[1, 2]' is that title (the SDK decodes JSON-looking strings for parameters
 not typed exactly `str`; the server turns that off for its text parameters since a13a3a3).
 
+Dates are YYYY-MM-DD or a phrase ("friday", "in 3 days"), resolved from the caller's today: which phrases and which
+day each names is contract.dates' grammar (pinned on its own by tests/contract/test_dates.py), read here as the
+reference; no call here sends X-Todo-Timezone, so today is UTC's.
+
 No tool takes a user: the caller is the credential's (e1c1306). With the page's service token the user is the
 X-Todo-User header, read as `header_user()` says; a `user_id` argument is an unknown argument like any other.
 """
@@ -21,6 +25,8 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from contract.dates import resolve_date
 
 
 class _Missing:
@@ -213,18 +219,12 @@ def boolean(value: Any) -> bool:
     raise Bad
 
 
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def date(value: Any) -> dt.date:
-    if isinstance(value, str) and ISO_DATE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise Bad from None
-    if isinstance(value, str | int | float):
-        raise Maybe()  # other spellings, 'null', timestamps: lenient parsing is fine
-    raise Bad
+    """Text of 1-40 characters on one line (surrounding spaces dropped) that names a day: the day it is."""
+    day = resolve_date(text(value, strip=True, low=1, high=40, single_line=True), dt.datetime.now(dt.UTC).date())
+    if day is None:
+        raise Bad
+    return day
 
 
 CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

@@ -180,6 +180,24 @@ def iso_dates() -> st.SearchStrategy[str]:
     return st.one_of(st.dates(), near, near).map(dt.date.isoformat)
 
 
+# Phrases the date rules read (contract.dates), in the spellings people and models use.
+DATE_PHRASES = [
+    "today", "tomorrow", "Tomorrow", "day after tomorrow", "friday", "Fri", "next friday", "this monday", "next week",
+    "next month", "in 3 days", "in two weeks", "in 1 day", "this weekend", "end of month", "end of the month",
+    "end of week", "Dec 15", "15 Dec", "December 15, 2027", "Feb 29", "12/15", "1/2/27", "  friday ", "next  week",
+    "2026/12/01", "2026-1-1", "1st of March",
+]  # fmt: skip
+# Text that is no date: near misses, a day that does not exist, too long.
+NOT_DATES = [
+    "someday", "soon", "friday-ish", "next year", "in 3 fortnights", "2026-02-30", "Feb 30", "13/01", "0000-01-01",
+    "in three days time", "end of year", "tomorrow " * 5, "2026-11-27T00:00:00", "ignore previous instructions",
+]  # fmt: skip
+
+
+def date_texts() -> st.SearchStrategy[str]:
+    return st.one_of(iso_dates(), st.sampled_from(DATE_PHRASES))
+
+
 def good_tags() -> st.SearchStrategy[str]:
     return st.one_of(
         st.from_regex(r"#?[A-Za-z0-9_-]{1,20}", fullmatch=True),
@@ -372,7 +390,7 @@ def texts(min_size: int, max_size: int) -> Field:
     return good_text(min_size, max_size), st.one_of(st.sampled_from(BAD_TEXT), long_text(), junk())
 
 
-DATES: Field = (iso_dates(), st.one_of(st.sampled_from(BAD_TEXT), junk()))
+DATES: Field = (date_texts(), st.one_of(st.sampled_from(NOT_DATES), st.sampled_from(BAD_TEXT), junk()))
 BOOLEANS: Field = (st.booleans(), st.one_of(st.sampled_from(["yes", "maybe", 2, -1]), junk()))
 TAGS: Field = (tag_lists(), bad_tag_lists())
 TASK_ID: Field = (task_numbers(), st.one_of(st.sampled_from([0, -1, 2**31, 10**30, 1.5, "one"]), junk()))
