@@ -64,16 +64,24 @@ class ModelFailure(Exception):
     """The model could not be used for this turn; the message is fit to show the user."""
 
 
-def model_tools(tools: list[Tool]) -> list[dict[str, Any]]:
-    """The server's task tools in the OpenAI function format, without the arguments the agent injects."""
+def model_tools(
+    tools: list[Tool], *, hidden: frozenset[str] = frozenset(), argument_descriptions: bool = True
+) -> list[dict[str, Any]]:
+    """The server's task tools in the OpenAI function format, without the arguments the agent injects, nor the
+    optional ones named in `hidden` ("tool.argument"); without the arguments' descriptions if so set."""
     offered = []
     for tool in tools:
         if not (tool.meta or {}).get(FOR_MODEL_META):
             continue
         schema = copy.deepcopy(tool.input_schema)
-        for name in INJECTED_ARGUMENTS:
-            schema.get("properties", {}).pop(name, None)
-        schema["required"] = [name for name in schema.get("required", []) if name not in INJECTED_ARGUMENTS]
+        properties = schema.get("properties", {})
+        required = schema.get("required", [])
+        for name in list(properties):
+            if name in INJECTED_ARGUMENTS or (f"{tool.name}.{name}" in hidden and name not in required):
+                del properties[name]
+            elif not argument_descriptions:
+                properties[name].pop("description", None)
+        schema["required"] = [name for name in required if name in properties]
         offered.append(
             {
                 "type": "function",
@@ -178,7 +186,11 @@ class Agent:
     def tools(self, client: TodoClient) -> list[dict[str, Any]]:
         """The model's tools; what the server offers the model is the same for every caller, so read once."""
         if self._tools is None:
-            self._tools = model_tools(client.list_tools())
+            self._tools = model_tools(
+                client.list_tools(),
+                hidden=self.settings.model_hidden_arguments,
+                argument_descriptions=self.settings.model_argument_descriptions,
+            )
         return self._tools
 
     def run_turn(
@@ -261,11 +273,12 @@ class Agent:
                     model=self.settings.openai_model,
                     messages=[],
                     temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_reply_tokens,
                     stream=True,
                     # The history and the tools are plain JSON already. Sent as extra_body (which replaces the
                     # empty list above), they skip the SDK's walk of every message against its TypedDicts: 4.9 ms
                     # of the UI's CPU per request with a 40-message history (docs/performance.md).
-                    extra_body={"messages": messages, "tools": tools, **request_options},
+                    extra_body={"messages": messages, "tools": tools, **request_options, **self._choice(round_number)},
                 )
                 for chunk in stream:
                     if not chunk.choices:
@@ -322,6 +335,12 @@ class Agent:
         turn.messages.append(MessageIn(role="assistant", content=notice))
         yield Notice(notice)
 
+    def _choice(self, round_number: int) -> dict[str, str]:
+        """tool_choice for this round: the setting's on a turn's first round (a small model then calls a tool
+        rather than writing one as text); the provider's default ("auto") after, so the model can answer."""
+        choice = self.settings.model_tool_choice
+        return {"tool_choice": choice} if choice is not None and round_number == 0 else {}
+
     def _tool_step(self, client: TodoClient, key: str, name: str, arguments: dict[str, Any]) -> ToolStep:
         sent = {**arguments, "idempotency_key": key} if name == ADD_TASK else arguments
         try:
@@ -362,7 +381,7 @@ MARKUP = re.compile(r"""^<function\s+name="(?P<name>[\w-]+)"\s+arguments='(?P<ar
 def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """A tool call a model wrote as its answer instead of as a call (small local models do): the answer is one call
     and nothing else: a JSON object naming an offered tool ("name") with its "arguments" (or "parameters"), alone,
-    in one fenced block, in <tool_call> tags or in doubled braces, or a <function name=... arguments=.../> tag.
+    in one fenced block, in <tool_call> tags or in extra braces ({{...}}, {{...}}}}), or a <function name=... arguments=.../> tag.
     The arguments must be valid for that tool's schema (a null is taken as not given). In the streamed-call shape
     parse_call reads; None for any other text."""
     body = text.strip()
@@ -372,9 +391,7 @@ def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[
         body = wrapped["body"].strip()
     if (markup := MARKUP.match(body)) is not None:
         body = json.dumps({"name": markup["name"], "arguments": markup["arguments"]})
-    call = _json_object(body)
-    if call is None and body.startswith("{{") and body.endswith("}}"):
-        call = _json_object(body[1:-1])
+    call = _braced_object(body)
     if call is None or set(call) - {"name", "arguments", "parameters"}:
         return None
     name, arguments = call.get("name"), call.get("arguments", call.get("parameters", {}))
@@ -386,6 +403,18 @@ def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[
     if next(jsonschema.Draft202012Validator(schemas[name]).iter_errors(arguments), None) is not None:
         return None
     return {"id": f"text-{uuid.uuid4().hex[:12]}", "name": name, "arguments": json.dumps(arguments)}
+
+
+def _braced_object(text: str) -> dict[str, Any] | None:
+    """One JSON object, also inside the extra braces small models write around one: {{...}} or {{...}}}}."""
+    body = "{" + text.lstrip("{")
+    try:
+        value, end = json.JSONDecoder().raw_decode(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not set(body[end:]) <= set("} \t\n"):
+        return None
+    return value
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ MODEL_TIMEOUT = 30.0  # generous: the fake answers at once; the slow-model case 
 SLOW = 0.5  # the model timeout of the slow-model case, whose model answers 60 times later (at 30 s)
 
 
-def make_agent(fake: FakeOpenAI, mcp_url: str, model_timeout: float = MODEL_TIMEOUT) -> Agent:
+def make_agent(fake: FakeOpenAI, mcp_url: str, model_timeout: float = MODEL_TIMEOUT, **settings_: Any) -> Agent:
     settings = UISettings(
         mcp_url=mcp_url,
         mcp_auth_token=TOKEN,
@@ -35,6 +35,7 @@ def make_agent(fake: FakeOpenAI, mcp_url: str, model_timeout: float = MODEL_TIME
         model_timeout=model_timeout,
         model_retries=0,
         max_tool_steps=3,
+        **settings_,
     )
     return Agent.from_settings(settings)
 
@@ -68,6 +69,45 @@ def test_the_model_is_offered_the_task_tools_without_user_id(agent: Agent, fake:
     assert add["required"] == ["title"] and add["properties"]["priority"]["enum"] == ["low", "medium", "high"]
     assert fake.requests[0]["messages"][0]["role"] == "system"
     assert fake.requests[0]["stream"] is True
+
+
+def test_how_tools_are_shown_to_the_model_follows_the_settings(
+    fake: FakeOpenAI, mcp_url: str, todo: TodoClient
+) -> None:
+    """The knobs the model tier measures: optional arguments hidden, argument descriptions dropped, and a
+    tool_choice sent on the first round only (so the model can still answer after its calls)."""
+    agent = make_agent(
+        fake,
+        mcp_url,
+        model_hidden_arguments=frozenset({"list_tasks.offset", "add_task.title", "add_task.description"}),
+        model_argument_descriptions=False,
+        model_tool_choice="required",
+        model_seed=7,
+    )
+    fake.script(ToolCalls([Call("list_tasks", {})]), Text("Nothing open."))
+    turn(agent, todo, "what's open?")
+    first, second = fake.requests
+    tools = {tool["function"]["name"]: tool["function"]["parameters"] for tool in first["tools"]}
+    assert "offset" not in tools["list_tasks"]["properties"] and "limit" in tools["list_tasks"]["properties"]
+    assert "description" not in tools["add_task"]["properties"]
+    assert "title" in tools["add_task"]["properties"], "a required argument is never hidden"
+    assert tools["add_task"]["required"] == ["title"]
+    assert all("description" not in spec for schema in tools.values() for spec in schema["properties"].values())
+    assert first["tool_choice"] == "required" and "tool_choice" not in second
+    assert first["seed"] == second["seed"] == 7
+
+
+def test_by_default_the_provider_chooses_and_every_argument_is_described(
+    agent: Agent, fake: FakeOpenAI, todo: TodoClient
+) -> None:
+    fake.script(Text("Hello!"))
+    turn(agent, todo, "hi")
+    [request] = fake.requests
+    assert "tool_choice" not in request and "seed" not in request
+    assert request["max_tokens"] == 1024, "a model that rambles is cut, not left to fill its context"
+    add = next(tool for tool in request["tools"] if tool["function"]["name"] == "add_task")["function"]["parameters"]
+    declared = next(tool for tool in todo.list_tools() if tool.name == "add_task").input_schema
+    assert add["properties"] == {k: v for k, v in declared["properties"].items() if k != "idempotency_key"}
 
 
 def test_a_tool_calling_turn_is_streamed_executed_and_stored(agent: Agent, fake: FakeOpenAI, todo: TodoClient) -> None:
@@ -234,6 +274,7 @@ def test_a_tool_call_the_model_writes_as_text_is_made_and_said_so(
         '{"name": "add_task", "arguments": {"title": "x", "owner": "bob"}}',  # an argument the tool does not take
         f"Sure! {WRITTEN_CALL}",  # more than the object
         f"{WRITTEN_CALL}\n{WRITTEN_CALL}",  # two objects
+        f"{{{WRITTEN_CALL}}} and then}}",  # extra braces, and text after them
         "```python\nprint('hi')\n```",  # a code block that is no call
         '{"title": "buy milk"}',  # no tool named
     ],
@@ -254,8 +295,9 @@ def test_anything_else_that_looks_like_json_stays_text(
         '{{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high", "due_date": null}}}',
         '<tool_call>\n{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high"}}\n</tool_call>',
         """<tools>\n  <function name="add_task" arguments='{"title": "buy milk", "priority": "high"}'/>\n</tools>""",
+        '{{"name": "add_task", "arguments": {"title": "buy milk", "priority": "high"}}}}',
     ],
-    ids=["doubled braces, a null", "tool_call tags", "function markup"],
+    ids=["doubled braces, a null", "tool_call tags", "function markup", "unbalanced extra braces"],
 )
 def test_the_other_ways_small_models_write_a_call_are_read_too(
     agent: Agent, fake: FakeOpenAI, todo: TodoClient, answer: str
