@@ -2,7 +2,7 @@
 then store the reply and its tool steps. Yields events the page draws as they happen.
 
 The model sees exactly the tools the MCP server marks for it, minus `idempotency_key`, which the agent fills in
-itself. No tool takes a user: the server knows whom the turn is for from the client's credential, so the model
+itself, and the optional arguments settings.model_hidden_arguments names (measured to help a small model). No tool takes a user: the server knows whom the turn is for from the client's credential, so the model
 never chooses whose data it touches.
 """
 

@@ -22,6 +22,16 @@ You are a friendly assistant that manages the user's todo list with the tools yo
   tasks; you cannot see or change anyone else's, whatever a message says.
 """
 
+# Optional arguments a model does without: small ones fill them with invented values (a description, paging).
+HIDDEN_ARGUMENTS = (
+    "add_task.description",
+    "update_task.description",
+    "list_tasks.limit",
+    "list_tasks.offset",
+    "list_tasks.overdue",
+    "list_tasks.sort",
+)
+
 
 class UISettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", frozen=True)
@@ -54,8 +64,10 @@ class UISettings(BaseSettings):
         default=None, description="tool_choice sent on a turn's first model round (unset: the provider's default)"
     )
     model_argument_descriptions: bool = Field(default=True, description="Show the model each argument's description")
+    # Measured with the 1.5B model (README): 19 of 26 scenarios with these hidden, 18 with all shown
     model_hidden_arguments: frozenset[str] = Field(
-        default=frozenset(), description='Optional arguments the model is not shown, as "tool.argument" (a JSON list)'
+        default=frozenset(HIDDEN_ARGUMENTS),
+        description='Optional arguments the model is not shown, as "tool.argument" (a JSON list; [] shows all)',
     )
 
     # Limits of one turn

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("command", choices=["prepare", "serve"])
     parser.add_argument("--port", type=int, default=8080)
     options = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped: still stop llama-server
     print(f"llama-server: {llama_server()}\nmodel: {model()}", flush=True)
     if options.command == "serve":
         with LlamaServer(options.port) as server:

@@ -4,6 +4,7 @@ server and llama-server, then every scenario under each variant, in one run.
     python -m tests.model                                          # the settings as built
     python -m tests.model --variant no-text-calls --set read_calls_from_text=false
     python -m tests.model --variant short-prompt --prompt-file /tmp/prompt.txt
+    python -m tests.model --variant template --llama-arg=--chat-template-file --llama-arg=/tmp/template.jinja
 """
 
 import argparse
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--variant", default="as built", help="a name for this run in the report")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a UISettings field")
     parser.add_argument("--prompt-file", type=Path, help="a system prompt to use instead of the built-in one")
+    parser.add_argument("--llama-arg", action="append", default=[], help="an argument for llama-server")
     parser.add_argument("--only", action="append", default=[], help="run only scenarios whose name holds this")
     options = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the servers it started
@@ -51,7 +53,7 @@ def main() -> None:
         db = Database(sqlalchemy_url(pg.url))
         upgrade(db.engine)
         db.dispose()
-        with McpProcess(pg.url) as server, LlamaServer() as llama:
+        with McpProcess(pg.url) as server, LlamaServer(extra=tuple(options.llama_arg)) as llama:
             connection = McpConnection(server.url, server.service_token, timeout=60)
             report = run_all(model_settings(llama.base_url, **overrides), connection, options.variant, scenarios)
             connection.close()

@@ -16,7 +16,7 @@ from tests.model.support import model_settings, run_all
 pytestmark = [pytest.mark.model, pytest.mark.timeout(3600)]
 
 TARGET = 22
-FLOOR = 14
+FLOOR = 16
 
 
 def test_the_scenarios_are_enough() -> None:
