@@ -9,6 +9,7 @@ from typing import Any, Final
 from app.offline.intents import Delete, ListTasks, Rename, SetDue, SetPriority
 from app.offline.text import escape_markdown
 from app.offline.vocabulary import WEEKDAY_NAMES
+from contract.tools import LIST_TASKS
 
 HELP_INTRO: Final = (
     "I'm the offline assistant (no language model is configured). I understand short commands like these:"
@@ -106,3 +107,13 @@ def example_command(intent: Delete | Rename | SetPriority | SetDue, number: int)
         case SetDue(due_date=due):
             return f"move {number} to {due}"
     raise AssertionError(f"unhandled intent {intent!r}")  # pragma: no cover
+
+
+# The tools word some errors for a model ("Call list_tasks ..."); a person reads what to say instead.
+FOR_A_MODEL: Final = ((f"Call {LIST_TASKS} to see the task numbers.", "Say “what's open?” to see the task numbers."),)
+
+
+def error_for_people(error: str) -> str:
+    for for_model, for_people in FOR_A_MODEL:
+        error = error.replace(for_model, for_people)
+    return error

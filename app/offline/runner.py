@@ -30,6 +30,7 @@ from app.offline.replies import (
     HELP_EXAMPLES,
     HELP_INTRO,
     capitalize,
+    error_for_people,
     example_command,
     format_date,
     list_label,
@@ -78,7 +79,7 @@ class _Runner:
         try:
             return self._dispatch(intent, help_intro)
         except ToolCallError as exc:
-            return escape_markdown(str(exc) or "The tool call failed.")
+            return escape_markdown(error_for_people(str(exc)) or "The tool call failed.")
 
     def _dispatch(self, intent: Intent, help_intro: str) -> str:
         match intent:

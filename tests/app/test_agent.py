@@ -310,3 +310,14 @@ def test_the_other_ways_small_models_write_a_call_are_read_too(
     assert reply_text(events) == "Added."
     [task] = todo.list_tasks().tasks
     assert (task.title, task.priority) == ("buy milk", "high")
+
+
+def test_the_offline_assistant_words_a_missing_task_for_a_person(todo: TodoClient) -> None:
+    """The tool's sentence is written for a model ("Call list_tasks ..."); the person reads what to say. The step
+    keeps the tool's own sentence."""
+    events, _ = turn(Agent(UISettings()), todo, "complete 99")
+    reply = reply_text(events)
+    assert "Task 99 does not exist" in reply and "what's open?" in reply
+    assert "list_tasks" not in reply
+    [step] = [event.step for event in events if isinstance(event, StepFinished)]
+    assert step.error == "Task 99 does not exist. Call list_tasks to see the task numbers."
