@@ -2,8 +2,9 @@
 then store the reply and its tool steps. Yields events the page draws as they happen.
 
 The model sees exactly the tools the MCP server marks for it, minus `idempotency_key`, which the agent fills in
-itself, and the optional arguments settings.model_hidden_arguments names (measured to help a small model). No tool takes a user: the server knows whom the turn is for from the client's credential, so the model
-never chooses whose data it touches.
+itself, and the optional arguments settings.model_hidden_arguments names (measured to help a small model). No tool
+takes a user: the server knows whom the turn is for from the client's credential, so the model never chooses whose
+data it touches.
 """
 
 import copy
@@ -381,8 +382,8 @@ MARKUP = re.compile(r"""^<function\s+name="(?P<name>[\w-]+)"\s+arguments='(?P<ar
 def call_written_as_text(text: str, schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """A tool call a model wrote as its answer instead of as a call (small local models do): the answer is one call
     and nothing else: a JSON object naming an offered tool ("name") with its "arguments" (or "parameters"), alone,
-    in one fenced block, in <tool_call> tags or in extra braces ({{...}}, {{...}}}}), or a <function name=... arguments=.../> tag.
-    The arguments must be valid for that tool's schema (a null is taken as not given). In the streamed-call shape
+    in one fenced block, in <tool_call> tags or in extra braces ({{...}}, {{...}}}}), or a <function name=...
+    arguments=.../> tag. The arguments must be valid for that tool's schema (a null is taken as not given). In the streamed-call shape
     parse_call reads; None for any other text."""
     body = text.strip()
     if (fenced := FENCED.match(body)) is not None:

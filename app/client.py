@@ -81,7 +81,9 @@ from contract.tools import (
     LIST_TASKS,
     REOPEN_TASK,
     REVOKE_ACCESS_TOKEN,
+    TIMEZONE_HEADER,
     UPDATE_TASK,
+    USER_HEADER,
 )
 
 log = logging.getLogger(__name__)
@@ -101,8 +103,6 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 
 RETRIES = 2  # more tries for a call that is safe to repeat, after a transport failure or a 502/503/504
 RETRY_STATUSES = frozenset({502, 503, 504})
-USER_HEADER = "X-Todo-User"  # the user the page's service token acts for (mcp_server/auth.py)
-TIMEZONE_HEADER = "X-Todo-Timezone"  # the user's IANA time zone, which date phrases count from (mcp_server/auth.py)
 
 
 class ToolError(Exception):

@@ -43,3 +43,7 @@ FOR_MODEL_META: Final = "todo-chatbot/offer-to-model"
 # A tool whose _meta holds SERVICE_ONLY_META: true answers only the page's service credential, and tools/list shows
 # it to no one else: a personal token, leaked or not, cannot mint or revoke tokens.
 SERVICE_ONLY_META: Final = "todo-chatbot/service-credential-only"
+
+# Request headers beside the credential (Authorization): written once for the client and the server.
+USER_HEADER: Final = "X-Todo-User"  # the user the page's service token acts for
+TIMEZONE_HEADER: Final = "X-Todo-Timezone"  # the caller's IANA time zone, which date phrases count from

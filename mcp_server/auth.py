@@ -36,14 +36,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contract.dates import time_zone, today_in
 from contract.schemas import user_id
+from contract.tools import TIMEZONE_HEADER, USER_HEADER
 from mcp_server import tokens
 from mcp_server.db import Database
 from mcp_server.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
-USER_HEADER = "X-Todo-User"
-TIMEZONE_HEADER = "X-Todo-Timezone"
 CACHE_SECONDS = 0.5  # a revoked token stops working on every replica within this (at once on the one that revoked)
 CACHE_SIZE = 10_000
 WHERE_TOKENS_COME_FROM = "Create a personal access token on the page (sidebar, API access)."

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from app.client import McpConnection, TodoClient
+from app.settings import get_settings
 from tests.app.support.browser import CHROMIUM, CHROMIUM_ARGS, Pages
 from tests.app.support.faults import FAULT_COUNTS, ROOT, McpProcess
 from tests.support import TOKEN
@@ -19,6 +20,20 @@ from tests.support import TOKEN
 def todo(connection: McpConnection, user_id: str) -> TodoClient:
     """The page's view: the service token, acting for this test's user."""
     return TodoClient(connection, acting_for=user_id)
+
+
+@pytest.fixture
+def page_env(monkeypatch: pytest.MonkeyPatch, mcp_url: str, user_id: str) -> Iterator[str]:
+    """Settings for the page: offline assistant, demo identity `user_id`."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MCP_URL", mcp_url)
+    monkeypatch.setenv("MCP_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("AUTH_MODE", "none")
+    monkeypatch.setenv("DEFAULT_USER", user_id)
+    get_settings.cache_clear()
+    yield user_id
+    get_settings.cache_clear()
 
 
 COUNTS_FILE = ROOT / "artifacts" / "fault-counts.json"

@@ -1,6 +1,5 @@
 """The page through Streamlit's AppTest, against the real MCP server and Postgres, with the offline assistant."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,23 +8,8 @@ from streamlit.testing.v1 import AppTest
 from app.client import McpConnection, TodoClient
 from app.settings import get_settings
 from contract.schemas import MessageIn
-from tests.support import TOKEN
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
-
-
-@pytest.fixture
-def page_env(monkeypatch: pytest.MonkeyPatch, mcp_url: str, user_id: str) -> Iterator[str]:
-    """Settings for the page: offline assistant, demo identity `user_id`."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MCP_URL", mcp_url)
-    monkeypatch.setenv("MCP_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("AUTH_MODE", "none")
-    monkeypatch.setenv("DEFAULT_USER", user_id)
-    get_settings.cache_clear()
-    yield user_id
-    get_settings.cache_clear()
 
 
 def open_page(conversation_id: str | None = None) -> AppTest:

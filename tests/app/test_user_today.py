@@ -3,7 +3,6 @@ the today the offline assistant reads phrases from; the offline assistant reads 
 (contract/dates.py), "end of month" and "end of week" included."""
 
 import datetime as dt
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,9 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.client import TodoClient
 from app.offline import AddTask, Intent, ListTasks, SetDue, TaskRef, parse
-from app.settings import get_settings
 from contract.dates import today_in
-from tests.support import TOKEN
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 THURSDAY = date(2026, 11, 26)
@@ -34,19 +31,6 @@ SHARED_RULES = [
 @pytest.mark.parametrize(("text", "expected"), SHARED_RULES, ids=[text for text, _ in SHARED_RULES])
 def test_the_offline_assistant_reads_the_shared_date_rules(text: str, expected: Intent) -> None:
     assert parse(text, THURSDAY) == expected
-
-
-@pytest.fixture
-def page_env(monkeypatch: pytest.MonkeyPatch, mcp_url: str, user_id: str) -> Iterator[str]:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MCP_URL", mcp_url)
-    monkeypatch.setenv("MCP_AUTH_TOKEN", TOKEN)
-    monkeypatch.setenv("AUTH_MODE", "none")
-    monkeypatch.setenv("DEFAULT_USER", user_id)
-    get_settings.cache_clear()
-    yield user_id
-    get_settings.cache_clear()
 
 
 def page_in(zone: str | None, message: str) -> AppTest:
