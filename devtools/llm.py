@@ -136,8 +136,12 @@ class LlamaServer:
         self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_until_ready(f"http://127.0.0.1:{self.port}/health", self.process, "llama-server", timeout)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{Path(self.log.name).read_text(errors='replace')[-3000:]}") from None
+        except BaseException as exc:  # not ready, or stopped while waiting (SIGTERM): the server must not outlive it
+            output = Path(self.log.name).read_text(errors="replace")[-3000:]
+            self.stop()
+            if isinstance(exc, RuntimeError):
+                raise RuntimeError(f"{exc}:\n{output}") from None
+            raise
         return self
 
     def stop(self) -> None:
