@@ -326,13 +326,23 @@ def _from_event_stream(text: str, request_number: int) -> dict[str, Any] | None:
 
 class TodoClient:
     """Typed, synchronous tool calls as one caller: the token's owner, or with the page's service token, the user
-    named by `acting_for`; in the IANA time zone `timezone` ("Europe/Paris"; the server's default is UTC)."""
+    named by `acting_for`; in the IANA time zone `timezone` ("Europe/Paris"; the server's default is UTC).
+    `token` sends this caller's own bearer token (a signed-in user's access token) instead of the connection's."""
 
-    def __init__(self, connection: McpConnection, acting_for: str | None = None, timezone: str | None = None):
+    def __init__(
+        self,
+        connection: McpConnection,
+        acting_for: str | None = None,
+        timezone: str | None = None,
+        *,
+        token: str | None = None,
+    ):
         self.connection = connection
         self.acting_for = acting_for
         self.timezone = timezone
         self.headers: dict[str, str] = {}
+        if token is not None:
+            self.headers["Authorization"] = f"Bearer {token}"
         if acting_for is not None:
             self.headers[USER_HEADER] = encode_header_value(acting_for)
         if timezone is not None:

@@ -65,8 +65,12 @@ user = current_user(settings)
 mcp, assistant = services(settings)
 zone = browser_time_zone()
 today = today_in(zone or dt.UTC)  # the user's: what the assistant and the tool server count "friday" from
-# The service token names the signed-in user on every call, and the browser's time zone with it.
-todo = TodoClient(mcp, acting_for=user, timezone=zone.key if zone else None)
+# Each call carries the user's own access token (single sign-on), else the service token naming the user; and the
+# browser's time zone.
+if user.access_token:
+    todo = TodoClient(mcp, token=user.access_token, timezone=zone.key if zone else None)
+else:
+    todo = TodoClient(mcp, acting_for=user.id, timezone=zone.key if zone else None)
 
 # Which conversation: this session's, else the link's; one that is not this user's is simply not found.
 conversation_id: uuid.UUID | None = None
@@ -86,7 +90,9 @@ except ServiceUnavailable as exc:  # keep the conversation and the chat box: wha
 
 with st.sidebar:
     st.title("✅ Todo chat")
-    st.caption(f"Signed in as **{user}**")
+    st.caption(f"Signed in as **{user.label}**")
+    if user.signs_out:
+        st.button(":material/logout: Sign out", on_click=st.logout)
     if st.button(":material/key: API access", help="Personal tokens for your notebooks and MCP clients"):
         api_access(todo, settings.mcp_public_url or settings.mcp_url)
     if assistant.llm is None:

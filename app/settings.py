@@ -22,6 +22,8 @@ You are a friendly assistant that manages the user's todo list with the tools yo
   tasks; you cannot see or change anyone else's, whatever a message says.
 """
 
+OIDC_PROVIDER = "oidc"  # the provider's name in Streamlit's [auth] secrets (app/__main__.py), for st.login
+
 # Optional arguments a model does without: small ones fill them with invented values (a description, paging).
 HIDDEN_ARGUMENTS = (
     "add_task.description",
@@ -78,6 +80,58 @@ class UISettings(BaseSettings):
     auth_mode: Literal["none", "header", "oidc"] = "none"
     auth_header: str = "X-Forwarded-Email"
     default_user: str = "demo@example.com"
+
+    # Single sign-on (AUTH_MODE=oidc): Streamlit's st.login against the organisation's OpenID provider. `python -m
+    # app` writes these into Streamlit's [auth] secrets at start (app/__main__.py); README, "Single sign-on".
+    oidc_issuer: str | None = Field(default=None, description="The provider's issuer URL")
+    oidc_metadata_url: str | None = Field(
+        default=None, description="The provider's discovery document (default: the issuer's well-known URL)"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = Field(
+        default=None, description="The page's public URL + /oauth2callback, as registered with the provider"
+    )
+    oidc_cookie_secret: SecretStr | None = Field(
+        default=None, description="Signs the sign-in cookies: the same long random value on every UI replica"
+    )
+    oidc_user_claim: str = Field(default="email", min_length=1, description="The claim that is the user id (else sub)")
+    oidc_scopes: str = "openid email profile"
+    oidc_prompt: str | None = Field(
+        default=None, description="The prompt parameter (Streamlit's default: select_account)"
+    )
+    oidc_authorize_params: dict[str, str] = Field(
+        default_factory=dict, description='Extra authorization request parameters, a JSON object ({"audience": ...})'
+    )
+    oidc_forward_access_token: bool = Field(
+        default=True,
+        description="Send the user's own access token to the MCP server (which checks it: MCP_OIDC_ISSUER) instead "
+        "of the service token naming the user",
+    )
+
+    @property
+    def oidc_discovery_url(self) -> str | None:
+        if self.oidc_metadata_url:
+            return self.oidc_metadata_url
+        return self.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration" if self.oidc_issuer else None
+
+    def oidc_problems(self) -> list[str]:
+        """What AUTH_MODE=oidc still needs, one line per missing or wrong setting."""
+        problems = []
+        if not self.oidc_discovery_url:
+            problems.append("OIDC_ISSUER: the provider's issuer URL (or OIDC_METADATA_URL, its discovery document)")
+        if not self.oidc_client_id:
+            problems.append("OIDC_CLIENT_ID: the client id the provider gave this app")
+        if not (self.oidc_client_secret and self.oidc_client_secret.get_secret_value()):
+            problems.append("OIDC_CLIENT_SECRET: the client secret the provider gave this app")
+        if not self.oidc_redirect_url or not self.oidc_redirect_url.endswith("/oauth2callback"):
+            problems.append(
+                "OIDC_REDIRECT_URL: the page's public URL + /oauth2callback, as registered with the provider"
+            )
+        secret = self.oidc_cookie_secret.get_secret_value() if self.oidc_cookie_secret else ""
+        if len(secret) < 32:
+            problems.append("OIDC_COOKIE_SECRET: at least 32 random characters (e.g. `openssl rand -hex 32`)")
+        return problems
 
     @property
     def model_configured(self) -> bool:

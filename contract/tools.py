@@ -40,9 +40,10 @@ ALL_TOOLS: Final = TASK_TOOLS + CONVERSATION_TOOLS + TOKEN_TOOLS
 # A tool whose _meta holds FOR_MODEL_META: true is one a chat agent offers its model; the agent reads it from
 # tools/list, so the server's registration is the one place that decides.
 FOR_MODEL_META: Final = "todo-chatbot/offer-to-model"
-# A tool whose _meta holds SERVICE_ONLY_META: true answers only the page's service credential, and tools/list shows
-# it to no one else: a personal token, leaked or not, cannot mint or revoke tokens.
-SERVICE_ONLY_META: Final = "todo-chatbot/service-credential-only"
+# A tool whose _meta holds SIGNED_IN_ONLY_META: true answers only a person signed in (the page's service credential
+# acting for its user, or the user's access token from the OpenID provider), and tools/list shows it to no one else:
+# a personal token, leaked or not, cannot mint or revoke tokens.
+SIGNED_IN_ONLY_META: Final = "todo-chatbot/signed-in-only"
 
 # Request headers beside the credential (Authorization): written once for the client and the server.
 USER_HEADER: Final = "X-Todo-User"  # the user the page's service token acts for

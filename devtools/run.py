@@ -62,7 +62,7 @@ def main() -> None:
         env.setdefault("MCP_PUBLIC_URL", mcp_url)
         user = os.environ.get("DEFAULT_USER", "demo@example.com")
         personal = demo_token(env["MCP_URL"], token, user)
-        streamlit = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py")]
+        streamlit = [sys.executable, "-m", "app"]  # streamlit run app/main.py, as the image starts it
         streamlit += ["--server.port", str(ui_port), "--server.headless", "true"]
         streamlit += ["--server.address", os.environ.get("UI_ADDRESS", "localhost")]
         streamlit += ["--browser.gatherUsageStats", "false"]

@@ -1,10 +1,12 @@
 """Who is calling: every /mcp request's credential is resolved once, before any tool runs, to the user it acts for.
 
-Two credentials exist:
+Three credentials exist:
 - the page's **service token** (the UI tier's MCP_AUTH_TOKEN; this server knows only its SHA-256), which acts for
   the user named in the `X-Todo-User` header, and must name one;
 - **personal access tokens** (`todo_pat_...`, made on the page), which act for their owner only and may not name
-  anyone.
+  anyone;
+- where MCP_OIDC_ISSUER is set, **access tokens from the organisation's OpenID provider** (JWTs, mcp_server/oidc.py),
+  which act for the user their MCP_OIDC_USER_CLAIM names (the page's user id) and may not name anyone.
 Any caller may name its time zone in the `X-Todo-Timezone` header (an IANA name; the page sends the browser's):
 date phrases ("friday") and "overdue" count from today there, and from today in UTC without one.
 The resolved `Caller` rides on the request as the SDK's authenticated user (`request.user`, and the SDK's
@@ -37,9 +39,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from contract.dates import time_zone, today_in
 from contract.schemas import user_id
 from contract.tools import TIMEZONE_HEADER, USER_HEADER
-from mcp_server import tokens
+from mcp_server import oidc, tokens
 from mcp_server.db import Database
 from mcp_server.errors import StorageUnavailable
+from mcp_server.observability import CALLERS
+from mcp_server.oidc import JwtVerifier
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +57,16 @@ class Caller:
     """The user a request acts for, and the credential that says so."""
 
     user_id: str
-    credential: Literal["service", "personal"]
+    credential: Literal["service", "personal", "oidc"]
     token_id: uuid.UUID | None = None  # the personal token's id
     timezone: dt.tzinfo = dt.UTC  # the user's, from the X-Todo-Timezone header
+    client_id: str | None = None  # the OpenID client an access token was issued to
 
     @property
-    def is_service(self) -> bool:
-        return self.credential == "service"
+    def signed_in(self) -> bool:
+        """The person signed in (through the page, or at the provider), not a personal token: only they make and
+        revoke personal tokens, so a leaked token cannot make more."""
+        return self.credential != "personal"
 
     def today(self) -> dt.date:
         """The date where the user is: what "today", "friday" and "overdue" count from."""
@@ -70,7 +77,11 @@ class CallerUser(AuthenticatedUser):
     """The SDK's authenticated user, carrying the resolved caller."""
 
     def __init__(self, caller: Caller):
-        client_id = "todo-page" if caller.is_service else f"personal-token:{caller.token_id}"
+        client_id = {
+            "service": "todo-page",
+            "personal": f"personal-token:{caller.token_id}",
+            "oidc": f"oidc:{caller.client_id}",
+        }[caller.credential]
         super().__init__(AccessToken(token="redacted", client_id=client_id, scopes=[], subject=caller.user_id))
         self.caller = caller
 
@@ -96,10 +107,14 @@ class Refusal:
     error: str  # an RFC 6750 error code
     description: str
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
+    def headers(self, resource_metadata: str | None = None) -> list[tuple[bytes, bytes]]:
+        """With `resource_metadata` (the URL of this server's RFC 9728 metadata), a 401 tells an MCP client where
+        to learn how to sign in, as the MCP authorization spec asks."""
         headers = [(b"content-type", b"application/json")]
         if self.status == 401:
             challenge = f'Bearer error="{self.error}", error_description="{self.description}"'
+            if resource_metadata:
+                challenge += f', resource_metadata="{resource_metadata}"'
             headers.append((b"www-authenticate", challenge.encode()))
         return headers
 
@@ -111,6 +126,9 @@ NO_TOKEN = Refusal(
     401, "invalid_token", f"Authentication required: send Authorization: Bearer <token>. {WHERE_TOKENS_COME_FROM}"
 )
 BAD_TOKEN = Refusal(401, "invalid_token", f"The token is wrong, revoked or expired. {WHERE_TOKENS_COME_FROM}")
+BAD_ACCESS_TOKEN = Refusal(
+    401, "invalid_token", "The access token is not valid here (expired, or not issued for this server): sign in again."
+)
 NO_USER = Refusal(
     400, "invalid_request", f"The service token acts for a user: name the signed-in user in the {USER_HEADER} header."
 )
@@ -119,6 +137,12 @@ NAMES_USER = Refusal(
     "insufficient_scope",
     f"A personal access token acts only for its owner: remove the {USER_HEADER} header.",
 )
+ACCESS_TOKEN_NAMES_USER = Refusal(
+    403,
+    "insufficient_scope",
+    f"An access token acts only for the user it was issued to: remove the {USER_HEADER} header.",
+)
+PROVIDER_DOWN = Refusal(503, "temporarily_unavailable", oidc.PROVIDER_DOWN)
 TWO_HEADERS = Refusal(
     400,
     "invalid_request",
@@ -138,11 +162,13 @@ class Authenticator:
         service_token_sha256: str,
         db: Database,
         *,
+        oidc: JwtVerifier | None = None,
         cache_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._service_digest = bytes.fromhex(service_token_sha256)
         self._db = db
+        self.oidc = oidc
         self._cache_seconds = cache_seconds
         self._clock = clock
         # token hash -> (when looked up, the caller, when the token expires as a Unix time, or None)
@@ -156,6 +182,8 @@ class Authenticator:
         hashed = tokens.token_hash(token)
         if hmac.compare_digest(bytes.fromhex(hashed), self._service_digest):
             return self._for_named_user(named_user)
+        if self.oidc is not None and oidc.looks_like_jwt(token):
+            return await self._access_token(token, named_user)
         if not tokens.looks_personal(token):
             return BAD_TOKEN
         try:
@@ -167,6 +195,23 @@ class Authenticator:
         if named_user is not None:
             return NAMES_USER
         return personal
+
+    async def _access_token(self, token: str, named_user: str | None) -> Caller | Refusal:
+        assert self.oidc is not None
+        try:
+            verified = await self.oidc.verify(token)
+        except oidc.TokenRejected as exc:
+            log.info("refused an access token: %s", exc)  # why, never the token
+            return BAD_ACCESS_TOKEN
+        except oidc.ProviderUnreachable:
+            return PROVIDER_DOWN
+        if named_user is not None:
+            return ACCESS_TOKEN_NAMES_USER
+        try:
+            return Caller(user_id(verified.user), "oidc", client_id=verified.client_id)
+        except ValueError as exc:
+            log.info("refused an access token: its %s claim is not a user id (%s)", self.oidc.user_claim, exc)
+            return BAD_ACCESS_TOKEN
 
     def forget(self, hashed: str) -> None:
         """Stop honouring a token in this process at once (it was just revoked here)."""
@@ -212,6 +257,20 @@ def zone_named(name: str | None) -> dt.tzinfo | Refusal:
         return Refusal(400, "invalid_request", f"The {TIMEZONE_HEADER} header is not a time zone: {exc}.")
 
 
+def resource_url(scope: Scope, public_url: str | None, path: str = "/mcp") -> str:
+    """This server's MCP endpoint as its clients name it: MCP_PUBLIC_URL, else the URL the request came in on."""
+    if public_url:
+        return public_url
+    host = Headers(scope=scope).get("host") or "localhost"
+    return f"{scope.get('scheme', 'http')}://{host}{path}"
+
+
+def resource_metadata_url(resource: str) -> str:
+    """Where RFC 9728 puts the metadata of `resource`: /.well-known/oauth-protected-resource before its path."""
+    parts = urlsplit(resource)
+    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path.rstrip('/')}"
+
+
 def origin_allowed(origin: str, patterns: list[str]) -> bool:
     """Whether an Origin header matches one of `scheme://host`, `scheme://host:port` or `scheme://host:*`."""
     try:
@@ -246,11 +305,19 @@ class CallerMiddleware:
     (401 with WWW-Authenticate: Bearer, 400, 403) or the time zone (400), with a JSON body that says what to fix.
     Other paths pass."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, allowed_origins: list[str], path: str = "/mcp"):
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        allowed_origins: list[str],
+        path: str = "/mcp",
+        public_url: str | None = None,
+    ):
         self.app = app
         self.authenticator = authenticator
         self.allowed_origins = allowed_origins
         self.path = path
+        self.public_url = public_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -266,12 +333,16 @@ class CallerMiddleware:
             return
         outcome = await self.authenticator.resolve(headers.get("authorization"), headers.get(USER_HEADER))
         if isinstance(outcome, Refusal):
-            await self._refuse(outcome, send)
+            metadata = None
+            if self.authenticator.oidc is not None:
+                metadata = resource_metadata_url(resource_url(scope, self.public_url, self.path))
+            await self._refuse(outcome, send, metadata)
             return
         zone = zone_named(headers.get(TIMEZONE_HEADER))
         if isinstance(zone, Refusal):
             await self._refuse(zone, send)
             return
+        CALLERS.labels(outcome.credential).inc()
         user = CallerUser(dataclasses.replace(outcome, timezone=zone))
         scope["user"], scope["auth"] = user, AuthCredentials([])
         reset = auth_context_var.set(user)
@@ -281,9 +352,9 @@ class CallerMiddleware:
             auth_context_var.reset(reset)
 
     @staticmethod
-    async def _refuse(refusal: Refusal, send: Send) -> None:
+    async def _refuse(refusal: Refusal, send: Send, resource_metadata: str | None = None) -> None:
         log.info("refused an MCP request: HTTP %d %s", refusal.status, refusal.error)
         body = refusal.body()
-        headers = [*refusal.headers(), (b"content-length", str(len(body)).encode())]
+        headers = [*refusal.headers(resource_metadata), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -22,6 +22,11 @@ TOOL_SECONDS = Histogram(
     ["tool"],
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+CALLERS = Counter(
+    "mcp_requests_by_credential_total",
+    "MCP requests let in, by the credential they came with (service, personal or oidc)",
+    ["credential"],
+)
 POOL_CONNECTIONS = Gauge("mcp_db_pool_connections", "Database pool connections by state", ["state"])
 
 

@@ -11,16 +11,17 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.auth import ProtectedResourceMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER
 from mcp.types import INVALID_PARAMS, Tool
-from pydantic import ValidationError
+from pydantic import AnyHttpUrl, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contract.tools import SERVICE_ONLY_META
+from contract.tools import SIGNED_IN_ONLY_META
 from mcp_server.auth import (
     TIMEZONE_HEADER,
     USER_HEADER,
@@ -29,10 +30,12 @@ from mcp_server.auth import (
     caller,
     current_caller,
     origin_regex,
+    resource_url,
 )
 from mcp_server.db import Database
 from mcp_server.migrate import head_revision
 from mcp_server.observability import RequestIdMiddleware, metrics_response, observe_tool_call, stamp_request_ids
+from mcp_server.oidc import JwtVerifier
 from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools, register_token_tools
 from mcp_server.workarounds import keep_text_as_text, refuse_unknown_arguments, registered_tool, tool_refusal
@@ -71,12 +74,12 @@ def shown_name(name: str) -> str:
 
 class TodoMCPServer(MCPServer[Any]):
     async def list_tools(self) -> list[Tool]:
-        """Every tool, but the service-credential-only ones for callers that may not call them."""
+        """Every tool, but the token tools for personal tokens, which may not call them."""
         tools = await super().list_tools()
         who = current_caller()
-        if who is not None and who.is_service:
+        if who is not None and who.signed_in:
             return tools
-        return [tool for tool in tools if not (tool.meta or {}).get(SERVICE_ONLY_META)]
+        return [tool for tool in tools if not (tool.meta or {}).get(SIGNED_IN_ONLY_META)]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         """Report bad arguments and refused operations as plain sentences, without the SDK's prefix."""
@@ -112,12 +115,12 @@ class TodoMCPServer(MCPServer[Any]):
 
     def _check_credential(self, name: str, context: Context[Any, Any] | None) -> None:
         tool = registered_tool(self, name)
-        if tool is None or not (tool.meta or {}).get(SERVICE_ONLY_META):
+        if tool is None or not (tool.meta or {}).get(SIGNED_IN_ONLY_META):
             return
-        if context is None or not caller(context).is_service:
+        if context is None or not caller(context).signed_in:
             raise ToolError(
-                f"{name} answers only the page's service credential: personal access tokens are created and "
-                "revoked on the page (sidebar, API access), and a token cannot make or revoke tokens."
+                f"{name} is not for personal access tokens: they are created and revoked on the page (sidebar, API "
+                "access), and a token cannot make or revoke tokens."
             )
 
 
@@ -162,12 +165,39 @@ def build_server(db: Database, settings: Settings, authenticator: Authenticator)
     return mcp
 
 
+def publish_resource_metadata(mcp: TodoMCPServer, issuer: str, public_url: str | None) -> None:
+    """RFC 9728 metadata naming the OpenID provider, where an MCP client looks after a 401: at the path-inserted
+    URL of /mcp, and at the bare well-known URL for clients that look only there."""
+
+    async def metadata(request: Request) -> Response:
+        document = ProtectedResourceMetadata(
+            resource=AnyHttpUrl(resource_url(request.scope, public_url)),
+            authorization_servers=[AnyHttpUrl(issuer)],
+            resource_name="Todo tasks and conversations",
+            bearer_methods_supported=["header"],
+        )
+        return JSONResponse(document.model_dump(mode="json", exclude_none=True))
+
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        mcp.custom_route(path, methods=["GET"])(metadata)
+
+
 def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     """The ASGI app: stateless streamable HTTP with JSON responses, so any replica can answer any call; the caller
     of every /mcp request resolved from its credential (mcp_server/auth.py) before the SDK reads it."""
     db = db or Database.from_settings(settings)
-    authenticator = Authenticator(settings.mcp_service_token_sha256, db)
+    verifier = None
+    if settings.mcp_oidc_issuer and settings.mcp_oidc_audience:
+        verifier = JwtVerifier(
+            settings.mcp_oidc_issuer,
+            settings.mcp_oidc_audience,
+            settings.mcp_oidc_user_claim,
+            cooldown=settings.mcp_oidc_jwks_cooldown_seconds,
+        )
+    authenticator = Authenticator(settings.mcp_service_token_sha256, db, oidc=verifier)
     mcp = build_server(db, settings, authenticator)
+    if verifier is not None:
+        publish_resource_metadata(mcp, verifier.issuer, settings.mcp_public_url)
     app = mcp.streamable_http_app(
         stateless_http=True,
         json_response=True,
@@ -182,10 +212,17 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         async with inner_lifespan(app) as state:
             yield state
+        if verifier is not None:
+            await verifier.aclose()
         db.dispose()
 
     app.router.lifespan_context = lifespan
-    app.add_middleware(CallerMiddleware, authenticator=authenticator, allowed_origins=settings.mcp_allowed_origins)
+    app.add_middleware(
+        CallerMiddleware,
+        authenticator=authenticator,
+        allowed_origins=settings.mcp_allowed_origins,
+        public_url=settings.mcp_public_url,
+    )
     # Browser-based MCP clients (the Inspector's direct mode) on an allowed origin; preflights need no token.
     app.add_middleware(
         CORSMiddleware,

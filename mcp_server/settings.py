@@ -1,9 +1,9 @@
 """Settings of the MCP tool server, read from the environment (one pydantic-settings class)."""
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         default=["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"],
         description="Origin headers accepted on /mcp (browser-based MCP clients); others get 403",
     )
+    mcp_public_url: str | None = Field(
+        default=None,
+        description="Public URL of the MCP endpoint (https://host/mcp): the `resource` of the OAuth protected resource "
+        "metadata. Unset: the URL the request came in on",
+    )
+    # Single sign-on: access tokens (JWTs) from the organisation's OpenID provider (mcp_server/oidc.py)
+    mcp_oidc_issuer: str | None = Field(default=None, description="The provider's issuer URL; unset: OIDC is off")
+    mcp_oidc_audience: str | None = Field(default=None, description="The `aud` the tokens must carry (required)")
+    mcp_oidc_user_claim: str = Field(default="email", min_length=1, description="The claim that is the user id")
+    mcp_oidc_jwks_cooldown_seconds: float = Field(
+        default=5.0, ge=0, le=3600, description="Least time between two fetches of the provider's keys for unknown ids"
+    )
     mcp_migrate_on_start: bool = True
     mcp_workers: int = Field(default=1, ge=1, le=64, description="Server processes; in Kubernetes prefer replicas")
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -54,6 +66,15 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _oidc_needs_audience(self) -> Self:
+        if self.mcp_oidc_issuer and not self.mcp_oidc_audience:
+            raise ValueError(
+                "MCP_OIDC_ISSUER is set without MCP_OIDC_AUDIENCE: set it to the audience the provider puts in its "
+                "access tokens for this server (usually the public URL of /mcp)"
+            )
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -4,7 +4,7 @@ Every tool acts for the caller the server resolved from the request's credential
 user argument. Date arguments take YYYY-MM-DD or a phrase ("friday", "in 3 days"), which the tool resolves from
 the caller's today (`day()`) before anything is stored; results show the date it became. Task tools are offered to
 the language model (FOR_MODEL in their _meta); conversation tools are for the UI and never for the model;
-access-token tools answer only the page's service credential (SERVICE_ONLY).
+access-token tools answer a signed-in person, never a personal token (SIGNED_IN_ONLY).
 """
 
 import datetime as dt
@@ -51,14 +51,14 @@ from contract.schemas import (
     Title,
     TokenName,
 )
-from contract.tools import FOR_MODEL_META, SERVICE_ONLY_META
+from contract.tools import FOR_MODEL_META, SIGNED_IN_ONLY_META
 from mcp_server import store, tokens
 from mcp_server.auth import Authenticator, caller
 from mcp_server.db import Database
 from mcp_server.errors import InvalidArguments
 
 FOR_MODEL = {FOR_MODEL_META: True}  # task tools: a chat agent offers exactly these to its model
-SERVICE_ONLY = {SERVICE_ONLY_META: True}  # token tools: the page's service credential only
+SIGNED_IN_ONLY = {SIGNED_IN_ONLY_META: True}  # token tools: not for personal tokens
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -248,7 +248,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
 
 def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authenticator) -> None:
     @mcp.tool(
-        name=names.CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SERVICE_ONLY, annotations=CREATE
+        name=names.CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SIGNED_IN_ONLY, annotations=CREATE
     )
     def create_access_token(
         ctx: Context,
@@ -260,14 +260,14 @@ def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authentica
         with db.transaction() as conn:
             return tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
 
-    @mcp.tool(name=names.LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SERVICE_ONLY, annotations=READ)
+    @mcp.tool(name=names.LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SIGNED_IN_ONLY, annotations=READ)
     def list_access_tokens(ctx: Context) -> AccessTokenList:
         """The user's active personal access tokens, newest first (never the tokens themselves)."""
         with db.transaction() as conn:
             return AccessTokenList(tokens=tokens.list_active(conn, caller(ctx).user_id))
 
     @mcp.tool(
-        name=names.REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SERVICE_ONLY, annotations=DELETE
+        name=names.REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SIGNED_IN_ONLY, annotations=DELETE
     )
     def revoke_access_token(
         ctx: Context, token_id: Annotated[uuid.UUID, Field(description="The token's id, from list_access_tokens.")]

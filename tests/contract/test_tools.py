@@ -16,7 +16,7 @@ async def test_the_server_declares_exactly_the_contracts_tools_with_their_meta_k
     assert len(set(tools.ALL_TOOLS)) == len(tools.ALL_TOOLS), "one name per tool"
     offered = {name for name, meta in declared.items() if meta.get(tools.FOR_MODEL_META)}
     assert offered == set(tools.TASK_TOOLS), "the model is offered the task tools, and only them"
-    service_only = {name for name, meta in declared.items() if meta.get(tools.SERVICE_ONLY_META)}
+    service_only = {name for name, meta in declared.items() if meta.get(tools.SIGNED_IN_ONLY_META)}
     assert service_only == set(tools.TOKEN_TOOLS)
 
 

@@ -45,7 +45,7 @@ def test_the_typescript_sdk_acts_for_the_owner_of_a_personal_token(
     assert added["structured"]["title"] == title
     assert added["structured"]["priority"] == "high" and added["structured"]["tags"] == ["ts"]
     assert "unknown argument 'user_id'" in report["otherUser"]["text"] and report["otherUser"]["isError"]
-    assert report["mint"]["isError"] and "answers only the page's service credential" in report["mint"]["text"]
+    assert report["mint"]["isError"] and "is not for personal access tokens" in report["mint"]["text"]
     wrong = report["wrongToken"]
     assert wrong["connected"] is False and wrong["code"] == 401, wrong
     assert "invalid_token" in wrong["message"]

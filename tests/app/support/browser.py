@@ -92,12 +92,13 @@ def wait_healthy(app: StreamlitApp, timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def streamlit_app(log: Path, **settings: str) -> Iterator[StreamlitApp]:
-    """`python -m streamlit run app/main.py` as `make run` and the image start it, with exactly these settings."""
+    """`python -m app` (streamlit run app/main.py) as `make run` and the image start it, with exactly these
+    settings."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in PAGE_SETTINGS}
     env.update(settings)
     env.setdefault("LOG_LEVEL", "WARNING")
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true"]
+    command = [sys.executable, "-m", "app", "--server.headless", "true"]
     command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -113,8 +113,8 @@ NO_USER = "The service token acts for a user: name the signed-in user in the X-T
 _NOT_A_USER = re.compile(r"The X-Todo-User header is not a user id: (?P<why>[^\n]+)\.")
 NAMES_USER = "A personal access token acts only for its owner: remove the X-Todo-User header."
 SERVICE_ONLY = (
-    "{} answers only the page's service credential: personal access tokens are created and revoked on the page "
-    "(sidebar, API access), and a token cannot make or revoke tokens."
+    "{} is not for personal access tokens: they are created and revoked on the page (sidebar, API access), and a "
+    "token cannot make or revoke tokens."
 )
 TOKEN_MISSING = "Access token {} does not exist (or was revoked already). Call list_access_tokens."
 

@@ -321,14 +321,14 @@ MUTANTS = [
     Mutant(
         "personal tokens may call the credential's tools",
         SERVER,
-        "        if context is None or not caller(context).is_service:",
+        "        if context is None or not caller(context).signed_in:",
         "        if context is None:",
         [PAT_FLOOR, PAT_PROPERTY],
     ),
     Mutant(
         "credential's tools listed for personal tokens",
         SERVER,
-        "        if who is not None and who.is_service:\n            return tools",
+        "        if who is not None and who.signed_in:\n            return tools",
         "        if who is not None:\n            return tools",
         [PAT_FLOOR],
     ),
