@@ -170,13 +170,16 @@ def publish_resource_metadata(mcp: TodoMCPServer, issuer: str, public_url: str |
     URL of /mcp, and at the bare well-known URL for clients that look only there."""
 
     async def metadata(request: Request) -> Response:
+        resource = resource_url(request.scope, public_url)
         document = ProtectedResourceMetadata(
-            resource=AnyHttpUrl(resource_url(request.scope, public_url)),
+            resource=AnyHttpUrl(resource),
             authorization_servers=[AnyHttpUrl(issuer)],
             resource_name="Todo tasks and conversations",
             bearer_methods_supported=["header"],
-        )
-        return JSONResponse(document.model_dump(mode="json", exclude_none=True))
+        ).model_dump(mode="json", exclude_none=True)
+        # The URLs exactly as configured: pydantic adds a "/" to a bare origin, and an issuer is compared as a string.
+        document.update(resource=resource, authorization_servers=[issuer])
+        return JSONResponse(document)
 
     for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
         mcp.custom_route(path, methods=["GET"])(metadata)
