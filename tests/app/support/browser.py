@@ -91,11 +91,11 @@ def wait_healthy(app: StreamlitApp, timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_app(log: Path, **settings: str) -> Iterator[StreamlitApp]:
+def streamlit_app(log: Path, port: int | None = None, **settings: str) -> Iterator[StreamlitApp]:
     """`python -m app` (streamlit run app/main.py) as `make run` and the image start it, with exactly these
     settings."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in PAGE_SETTINGS}
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if k not in PAGE_SETTINGS and not k.startswith("OIDC_")}
     env.update(settings)
     env.setdefault("LOG_LEVEL", "WARNING")
     command = [sys.executable, "-m", "app", "--server.headless", "true"]
