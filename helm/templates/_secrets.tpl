@@ -57,6 +57,15 @@ The model server's API key (LLAMA_API_KEY), which the UI pods send too.
 {{- if .Values.llm.auth.existingSecret -}}{{ .Values.llm.auth.existingSecretKey }}{{- else -}}llm-api-key{{- end -}}
 {{- end -}}
 
+{{/*
+The page's OIDC client secret and cookie secret (ui.auth.mode=oidc): two keys of a Secret of the
+user's, never values nor generated. The client secret comes from the provider; the cookie secret
+sits next to it, the same for every UI replica.
+*/}}
+{{- define "todo-chatbot.oidc.secretName" -}}
+{{- .Values.ui.auth.oidc.existingSecret -}}
+{{- end -}}
+
 {{- define "todo-chatbot.database.secretName" -}}
 {{- if and (not .Values.postgresql.enabled) .Values.database.external.existingSecret -}}
 {{- .Values.database.external.existingSecret -}}

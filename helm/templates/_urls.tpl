@@ -17,15 +17,66 @@ accepts every form in its Host header check.
 
 {{/*
 The MCP server's URL for people's own MCP clients (NOTES.txt, and the page's API access dialog
-through MCP_PUBLIC_URL): the MCP Ingress when it is on, else the `kubectl port-forward` address
-NOTES.txt gives.
+through MCP_PUBLIC_URL): mcp.oidc.publicUrl when it is set, else the MCP Ingress when it is on,
+else the `kubectl port-forward` address NOTES.txt gives.
 */}}
 {{- define "todo-chatbot.mcp.publicUrl" -}}
 {{- $ingress := .Values.mcp.ingress -}}
-{{- if $ingress.enabled -}}
+{{- if .Values.mcp.oidc.publicUrl -}}
+{{- .Values.mcp.oidc.publicUrl -}}
+{{- else if $ingress.enabled -}}
 {{- printf "%s://%s%s" (ternary "https" "http" $ingress.tls.enabled) $ingress.hostname $ingress.path -}}
 {{- else -}}
 http://localhost:8000/mcp
+{{- end -}}
+{{- end -}}
+
+{{/*
+MCP_PUBLIC_URL of the MCP server with OIDC on (the `resource` of its protected resource
+metadata): the public URL when one is known (mcp.oidc.publicUrl, the MCP Ingress), else empty and
+the server names the URL each request came in on (e.g. through `kubectl port-forward`).
+*/}}
+{{- define "todo-chatbot.mcp.oidcPublicUrl" -}}
+{{- if or .Values.mcp.oidc.publicUrl .Values.mcp.ingress.enabled -}}
+{{- include "todo-chatbot.mcp.publicUrl" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where OAuth clients discover how to sign in to the MCP server (RFC 9728, path form):
+`<scheme>://<host>/.well-known/oauth-protected-resource<path of the MCP URL>`.
+*/}}
+{{- define "todo-chatbot.mcp.resourceMetadataPath" -}}
+{{- printf "/.well-known/oauth-protected-resource%s" ((urlParse .).path | trimSuffix "/") -}}
+{{- end -}}
+
+{{- define "todo-chatbot.mcp.resourceMetadataUrl" -}}
+{{- $url := urlParse (include "todo-chatbot.mcp.publicUrl" .) -}}
+{{- printf "%s://%s%s" $url.scheme $url.host (include "todo-chatbot.mcp.resourceMetadataPath" (include "todo-chatbot.mcp.publicUrl" .)) -}}
+{{- end -}}
+
+{{/*
+The page's public URL, from the UI Ingress (https with TLS); empty without an Ingress or a single
+host name to build it from.
+*/}}
+{{- define "todo-chatbot.ui.publicUrl" -}}
+{{- $ingress := .Values.ingress -}}
+{{- if and $ingress.enabled $ingress.hostname (not (hasPrefix "*" $ingress.hostname)) -}}
+{{- printf "%s://%s%s" (ternary "https" "http" $ingress.tls.enabled) $ingress.hostname ($ingress.path | trimSuffix "/") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+OIDC_REDIRECT_URL: ui.auth.oidc.redirectUrl, else the page's public URL + /oauth2callback (the
+route of Streamlit's sign-in callback); empty when neither is known (validateValues then fails).
+*/}}
+{{- define "todo-chatbot.ui.oidcRedirectUrl" -}}
+{{- if .Values.ui.auth.oidc.redirectUrl -}}
+{{- .Values.ui.auth.oidc.redirectUrl -}}
+{{- else -}}
+{{- with include "todo-chatbot.ui.publicUrl" . -}}
+{{- printf "%s/oauth2callback" . -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

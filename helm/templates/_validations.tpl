@@ -48,10 +48,44 @@ install renders.
 {{- fail "llm.model.sha256 checks a download: it needs llm.model.url (a file on llm.model.existingClaim is used as it is)" -}}
 {{- end -}}
 {{- end -}}
+{{- include "todo-chatbot.validateOidc" . -}}
 {{- range $tier := list "ui" "mcp" -}}
 {{- $autoscaling := index $.Values $tier "autoscaling" -}}
 {{- if and $autoscaling.enabled (gt (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) -}}
 {{- fail (printf "%s.autoscaling.minReplicas is greater than %s.autoscaling.maxReplicas" $tier $tier) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Single sign-on: what the page's login (ui.auth.mode=oidc) and the MCP server's token check
+(mcp.oidc) need before anything is deployed.
+*/}}
+{{- define "todo-chatbot.validateOidc" -}}
+{{- $mcp := .Values.mcp.oidc -}}
+{{- if and $mcp.issuer (not $mcp.audience) -}}
+{{- $example := include "todo-chatbot.mcp.oidcPublicUrl" . | default "https://todo.example.com/mcp" -}}
+{{- fail (printf "mcp.oidc.issuer is set without mcp.oidc.audience: set it to the `aud` your provider puts in access tokens for this server, usually the public URL of /mcp (e.g. %s)" $example) -}}
+{{- end -}}
+{{- if eq .Values.ui.auth.mode "oidc" -}}
+{{- $oidc := .Values.ui.auth.oidc -}}
+{{- if not $oidc.issuer -}}
+{{- fail "ui.auth.mode=oidc needs ui.auth.oidc.issuer: your provider's issuer URL (the page reads <issuer>/.well-known/openid-configuration)" -}}
+{{- end -}}
+{{- if not $oidc.clientId -}}
+{{- fail "ui.auth.mode=oidc needs ui.auth.oidc.clientId: the client id your provider gave this app" -}}
+{{- end -}}
+{{- if not $oidc.existingSecret -}}
+{{- fail (printf "ui.auth.mode=oidc needs ui.auth.oidc.existingSecret: the name of a Secret holding the client secret (key %s) and the cookie secret (key %s), e.g. kubectl create secret generic todo-oidc --from-literal=%s=<client secret> --from-literal=%s=$(openssl rand -hex 32)" $oidc.clientSecretKey $oidc.cookieSecretKey $oidc.clientSecretKey $oidc.cookieSecretKey) -}}
+{{- end -}}
+{{- if eq $oidc.clientSecretKey $oidc.cookieSecretKey -}}
+{{- fail "ui.auth.oidc.clientSecretKey and ui.auth.oidc.cookieSecretKey name the same key: the Secret holds the client secret and the cookie secret under two keys" -}}
+{{- end -}}
+{{- if not (include "todo-chatbot.ui.oidcRedirectUrl" .) -}}
+{{- fail "ui.auth.mode=oidc needs ui.auth.oidc.redirectUrl, the page's public URL + /oauth2callback as registered with your provider (e.g. https://todo.example.com/oauth2callback); with ingress.enabled=true and one ingress.hostname the chart derives it" -}}
+{{- end -}}
+{{- if and $oidc.forwardAccessToken (not $mcp.issuer) -}}
+{{- fail "ui.auth.oidc.forwardAccessToken=true sends the signed-in user's own access token to the MCP server, which then must check it: set mcp.oidc.issuer and mcp.oidc.audience, or set ui.auth.oidc.forwardAccessToken=false to keep calling it with the service token" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

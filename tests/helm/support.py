@@ -113,6 +113,26 @@ SCENARIOS: dict[str, Values] = {
             "containerPort": 9091,
         },
     },
+    # Single sign-on on both tiers: the page signs people in with the provider and calls MCP with
+    # their own access tokens; both Ingresses over TLS; the secrets in a Secret of the user's.
+    "oidc-single-sign-on": {
+        "ui": {
+            "auth": {
+                "mode": "oidc",
+                "oidc": {
+                    "issuer": "https://login.example.com/realms/todo",
+                    "clientId": "todo-chatbot",
+                    "existingSecret": "todo-oidc",
+                    "authorizeParams": {"resource": "https://mcp.example.com/mcp"},
+                },
+            }
+        },
+        "ingress": {"enabled": True, "hostname": "todo.example.com", "tls": {"enabled": True}},
+        "mcp": {
+            "oidc": {"issuer": "https://login.example.com/realms/todo", "audience": "https://mcp.example.com/mcp"},
+            "ingress": {"enabled": True, "hostname": "mcp.example.com", "tls": {"enabled": True}},
+        },
+    },
     "mcp-ingress-for-personal-tokens": {
         "mcp": {
             "ingress": {"enabled": True, "hostname": "mcp.example.com", "tls": {"enabled": True}},

@@ -107,6 +107,9 @@ def test_ui_settings_accept_the_rendered_environment(
     ui = component_pod(manifests, "ui")
     env = {
         "OPENAI_API_KEY": "sk-from-an-existing-secret",
+        # ui.auth.oidc.existingSecret: always a Secret of the user's
+        "OIDC_CLIENT_SECRET": "a-client-secret-from-an-existing-secret",
+        "OIDC_COOKIE_SECRET": "a-cookie-secret-from-an-existing-secret-0123456789",
         **EXISTING_SECRET_VALUES,
         **resolved_env(ui, "ui", manifests),
     }

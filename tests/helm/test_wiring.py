@@ -27,6 +27,7 @@ from tests.helm.support import (
 )
 
 SECRET_LIKE = re.compile(r"TOKEN|PASSWORD|KEY|SECRET|DATABASE_URL", re.IGNORECASE)
+NOT_SECRET = {"OIDC_FORWARD_ACCESS_TOKEN"}  # names that match SECRET_LIKE but hold a switch (true/false)
 
 
 # --- Services and DNS -------------------------------------------------------------------------
@@ -136,6 +137,7 @@ def test_secret_and_config_map_references_resolve(scenario: str, manifests: list
         values.get("openai", {}).get("existingSecret"),
         values.get("database", {}).get("external", {}).get("existingSecret"),
         values.get("llm", {}).get("auth", {}).get("existingSecret"),
+        values.get("ui", {}).get("auth", {}).get("oidc", {}).get("existingSecret"),
     } - {None}
     for pod in pod_templates(manifests):
         for c in containers(pod):
@@ -204,10 +206,15 @@ def test_the_leak_check_finds_a_token_planted_in_a_config_map(default_manifests:
 
 def test_secret_like_settings_are_never_plain_values(manifests: list[Manifest]) -> None:
     for config_map in of_kind(manifests, "ConfigMap"):
-        assert [k for k in config_map.get("data", {}) if SECRET_LIKE.search(k)] == [], config_map["metadata"]["name"]
+        secret_like = [k for k in config_map.get("data", {}) if SECRET_LIKE.search(k) and k not in NOT_SECRET]
+        assert secret_like == [], config_map["metadata"]["name"]
     for pod in pod_templates(manifests):
         for c in containers(pod):
-            literal = [e["name"] for e in c.get("env", []) if SECRET_LIKE.search(e["name"]) and "value" in e]
+            literal = [
+                e["name"]
+                for e in c.get("env", [])
+                if SECRET_LIKE.search(e["name"]) and e["name"] not in NOT_SECRET and "value" in e
+            ]
             assert literal == [], f"{pod.name}/{c['name']}"
 
 

@@ -67,7 +67,7 @@ def test_workload_selectors_use_only_stable_labels_and_match_their_pods(manifest
 def test_containers_start_with_the_contract_commands(default_manifests: list[Manifest]) -> None:
     ui = container(component_pod(default_manifests, "ui"), "ui")
     assert ui["command"] == [
-        "streamlit", "run", "app/main.py",
+        "python", "-m", "app",
         "--server.port", "8501", "--server.address", "0.0.0.0", "--server.headless", "true",
     ]  # fmt: skip
     assert ui["ports"] == [{"name": "http", "containerPort": 8501, "protocol": "TCP"}]
