@@ -1,9 +1,10 @@
 """What resolving the caller costs per call: the same server twice in one run, once as built and once with the
 caller fixed in advance (no credential read: the floor), driven alternately by one client calling list_tasks.
 
-Three ways in: the page's service token naming a user (X-Todo-User), a personal token (remembered for
-auth.CACHE_SECONDS, so most calls skip the database), and the fixed-caller floor. Also the resolution alone, in
-process, per call.
+Four ways in: the page's service token naming a user (X-Todo-User), a personal token (remembered for
+auth.CACHE_SECONDS, so most calls skip the database), a signed-in user's access token from a real OpenID provider
+(devtools/oidc.py: a JWT whose RS256 signature is checked on every call against the provider's keys, fetched once),
+and the fixed-caller floor. Also the resolution alone, in process, per call.
 
     python -m bench.caller_cost [--calls 3000]
 """
@@ -25,13 +26,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.client import PROTOCOL_VERSION, REQUEST_META, McpConnection, TodoClient
 from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import SERVICE_TOKEN_SHA256 as TOKEN_SHA256
-from bench.stats import HEADER, summarize
+from bench.stats import HEADER, percentile, summarize
 from contract.tools import LIST_TASKS
+from devtools.oidc import ALICE, OidcClient, OidcProvider
 from devtools.postgres import LocalPostgres
 from devtools.servers import McpProcess, free_port
 from mcp_server.auth import Authenticator, Caller, CallerMiddleware, CallerUser
 from mcp_server.db import Database
 from mcp_server.migrate import upgrade
+from mcp_server.oidc import JwtVerifier
 from mcp_server.server import build_app
 from mcp_server.settings import Settings, sqlalchemy_url
 
@@ -61,9 +64,9 @@ def serve(database_url: str, port: int, fixed: bool) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start(database_url: str, fixed: bool) -> McpProcess:
+def start(database_url: str, fixed: bool, port: int | None = None, **env: str) -> McpProcess:
     """This module's `serve` as its own process, ready; its url is the MCP endpoint."""
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -73,7 +76,7 @@ def start(database_url: str, fixed: bool) -> McpProcess:
         str(port),
         *(["--fixed"] if fixed else []),
     ]
-    return McpProcess(database_url, port=port, service_token=TOKEN, command=command, own_output=True).start()
+    return McpProcess(database_url, port=port, service_token=TOKEN, command=command, own_output=True, **env).start()
 
 
 def headers(authorization: str, user: str | None) -> dict[str, str]:
@@ -112,20 +115,29 @@ async def drive(ways: dict[str, tuple[str, dict[str, str]]], calls: int) -> dict
     return latencies
 
 
-async def resolve_alone(database_url: str, personal: str, calls: int) -> dict[str, float]:
-    """Microseconds per resolution in process (the personal token from the cache)."""
+async def resolve_alone(
+    database_url: str, personal: str, access_token: str, provider: OidcProvider, calls: int
+) -> dict[str, list[float]]:
+    """Microseconds of each resolution in process (the personal token from the cache, the provider's keys fetched
+    once, before the first timed call)."""
     db = Database(sqlalchemy_url(database_url))
-    authenticator = Authenticator(TOKEN_SHA256, db, cache_seconds=3600)
-    figures = {}
+    verifier = JwtVerifier(provider.issuer, provider.audience)
+    authenticator = Authenticator(TOKEN_SHA256, db, oidc=verifier, cache_seconds=3600)
+    figures: dict[str, list[float]] = {}
     for name, authorization, user in [
         ("service token + X-Todo-User", f"Bearer {TOKEN}", USER),
         ("personal token (cached)", f"Bearer {personal}", None),
+        ("OIDC access token (JWT, RS256)", f"Bearer {access_token}", None),
     ]:
-        await authenticator.resolve(authorization, user)
-        started = time.perf_counter()
+        resolved = await authenticator.resolve(authorization, user)
+        assert isinstance(resolved, Caller), resolved
+        samples = []
         for _ in range(calls):
+            started = time.perf_counter()
             await authenticator.resolve(authorization, user)
-        figures[name] = (time.perf_counter() - started) / calls * 1e6
+            samples.append((time.perf_counter() - started) * 1e6)
+        figures[name] = samples
+    await verifier.aclose()
     db.dispose()
     return figures
 
@@ -133,12 +145,21 @@ async def resolve_alone(database_url: str, personal: str, calls: int) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.caller_cost", description=__doc__)
     parser.add_argument("--calls", type=int, default=3000, help="calls per way in")
+    parser.add_argument("--alone", type=int, default=20_000, help="in-process resolutions per credential")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="todo-bench-") as folder, LocalPostgres(Path(folder) / "pg") as pg:
+    resolving_port = free_port()
+    audience = f"http://127.0.0.1:{resolving_port}/mcp"
+    client = OidcClient("bench", "bench-secret", ("http://127.0.0.1:9/callback",))
+    with (
+        tempfile.TemporaryDirectory(prefix="todo-bench-") as folder,
+        LocalPostgres(Path(folder) / "pg") as pg,
+        OidcProvider(audience=audience, clients=[client]) as provider,
+    ):
         db = Database(sqlalchemy_url(pg.url))
         upgrade(db.engine)
         db.dispose()
-        resolving = start(pg.url, fixed=False)
+        sso = {"MCP_OIDC_ISSUER": provider.issuer, "MCP_OIDC_AUDIENCE": audience}
+        resolving = start(pg.url, fixed=False, port=resolving_port, **sso)
         floor = start(pg.url, fixed=True)
         resolving_url, floor_url = resolving.url, floor.url
         try:
@@ -147,13 +168,15 @@ def main() -> None:
                 for number in range(20):
                     page.add_task(f"task {number}")
                 personal = page.create_access_token("bench").token
+            access_token = provider.sign_in(ALICE, client)["access_token"]
             ways = {
                 "fixed caller (floor)": (floor_url, headers(f"Bearer {TOKEN}", None)),
                 "service token + X-Todo-User": (resolving_url, headers(f"Bearer {TOKEN}", USER)),
                 "personal token": (resolving_url, headers(f"Bearer {personal}", None)),
+                "OIDC access token (JWT)": (resolving_url, headers(f"Bearer {access_token}", None)),
             }
             latencies = asyncio.run(drive(ways, options.calls))
-            alone = asyncio.run(resolve_alone(pg.url, personal, 20_000))
+            alone = asyncio.run(resolve_alone(pg.url, personal, access_token, provider, options.alone))
         finally:
             resolving.close()
             floor.close()
@@ -162,10 +185,13 @@ def main() -> None:
     for summary in summaries.values():
         print(summary.row())
     floor_p50 = summaries["fixed caller (floor)"].p50
-    for name in ("service token + X-Todo-User", "personal token"):
+    for name in ("service token + X-Todo-User", "personal token", "OIDC access token (JWT)"):
         print(f"added at p50 by resolving the caller, {name}: {summaries[name].p50 - floor_p50:+.3f} ms")
-    for name, microseconds in alone.items():
-        print(f"resolution alone, in process, {name}: {microseconds:.1f} µs per call")
+    print(f"\nresolution alone, in process, {options.alone} calls each:\n| credential | mean µs | p50 µs | p95 µs |")
+    print("|---|---:|---:|---:|")
+    for name, samples in alone.items():
+        mean = sum(samples) / len(samples)
+        print(f"| {name} | {mean:.1f} | {percentile(samples, 0.5):.1f} | {percentile(samples, 0.95):.1f} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -517,3 +518,32 @@ def test_other_scenarios_get_no_oidc_settings(scenario: str, renders: dict[str, 
     }
     for ingress in of_kind(manifests, "Ingress"):
         assert not set(BUFFERS) & set(ingress["metadata"].get("annotations") or {}), ingress["metadata"]["name"]
+
+
+def test_the_readme_single_sign_on_install_renders_as_it_says() -> None:
+    """The README's `helm upgrade --install` under "Single sign-on", flag by flag, renders a page that signs in at
+    the issuer with the derived redirect URL and forwards tokens to an MCP server checking that audience."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Single sign-on", 1)[1].split("\n## ", 1)[0]
+    command = re.search(r"helm upgrade --install todo-chatbot \./helm \\\n((?:\s+--set .*\n)+)", section)
+    assert command, "the install command"
+    overrides: Values = {}
+    for flag in " ".join(line.strip(" \\") for line in command.group(1).splitlines()).split("--set")[1:]:
+        path, _, value = flag.strip().partition("=")
+        node = overrides
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = {"true": True, "false": False}.get(value, value)
+    manifests = render(overrides, release="todo-chatbot", namespace="default")
+    ui = resolved_env(component_pod(manifests, "ui"), "ui", manifests)
+    assert ui["AUTH_MODE"] == "oidc"
+    assert ui["OIDC_REDIRECT_URL"] == "https://todo.example.com/oauth2callback"
+    assert f"`{ui['OIDC_REDIRECT_URL']}`" in section
+    assert ui["OIDC_ISSUER"] == "https://login.example.com/realms/staff"
+    assert ui["OIDC_FORWARD_ACCESS_TOKEN"] == "true"
+    mcp = resolved_env(component_pod(manifests, "mcp"), "mcp", manifests)
+    assert mcp["MCP_OIDC_AUDIENCE"] == mcp["MCP_PUBLIC_URL"] == "https://todo.example.com/mcp"
+    assert 'resource_metadata="https://todo.example.com/.well-known/oauth-protected-resource/mcp"' in section
+    secret = "kubectl create secret generic " + overrides["ui"]["auth"]["oidc"]["existingSecret"]
+    assert secret in section
