@@ -205,9 +205,15 @@ def test_the_oidc_secrets_are_never_values_anywhere(sso: list[Manifest]) -> None
     assert readers == {f"Deployment/{find(sso, 'Deployment', 'ui')['metadata']['name']}/ui"}
 
 
-def test_the_page_keeps_its_service_token_when_it_forwards_user_tokens(sso: list[Manifest]) -> None:
-    # The page has no use for it then; it is kept on purpose (see ui/deployment.yaml).
-    assert secret_ref(component_pod(sso, "ui"), "ui", "MCP_AUTH_TOKEN") is not None
+def test_the_page_holds_no_service_token_when_it_forwards_user_tokens(sso: list[Manifest]) -> None:
+    # No pod of the release can then name a user to the MCP server: only the provider's tokens say who is calling.
+    assert "MCP_AUTH_TOKEN" not in env_names(sso)
+    assert "MCP_SERVICE_TOKEN_SHA256" in env_names(sso)
+
+
+def test_the_page_keeps_its_service_token_when_it_does_not_forward() -> None:
+    values = merge(MINIMAL, {"ui": {"auth": {"oidc": {"forwardAccessToken": False}}}})
+    assert secret_ref(component_pod(render(values), "ui"), "ui", "MCP_AUTH_TOKEN") is not None
 
 
 def test_tmp_is_in_memory_in_oidc_mode_only(sso: list[Manifest], default_manifests: list[Manifest]) -> None:

@@ -90,7 +90,10 @@ def test_ui_gets_every_setting_the_contract_lists(manifests: list[Manifest]) -> 
     for variable in ("MCP_URL", "OPENAI_MODEL", "AUTH_MODE", "AUTH_HEADER", "DEFAULT_USER", "LOG_LEVEL"):
         assert env_value(pod, "ui", variable, manifests), variable
     secret_refs = {e["name"] for e in container(pod, "ui")["env"] if "valueFrom" in e}
-    assert "MCP_AUTH_TOKEN" in secret_refs
+    if env_value(pod, "ui", "OIDC_FORWARD_ACCESS_TOKEN", manifests) == "true":  # each user's own token instead
+        assert secret_refs - {"OPENAI_API_KEY"} == {"OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET"}
+    else:
+        assert "MCP_AUTH_TOKEN" in secret_refs
 
 
 def test_ui_holds_no_database_credentials(manifests: list[Manifest]) -> None:
