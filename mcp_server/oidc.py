@@ -7,7 +7,10 @@ Only asymmetric signatures are accepted (never `none`, never HS256 "signed" with
 `exp` and `nbf` are checked with CLOCK_SKEW seconds of leeway.
 """
 
+import base64
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "E
 CLOCK_SKEW = 30  # seconds a token's exp and nbf may be off by, for clocks that differ a little
 KEYS_MAX_AGE = 3600.0  # seconds before the published keys are fetched again anyway
 FETCH_TIMEOUT = 5.0
+BASE64URL = re.compile(r"[A-Za-z0-9_-]{2,4096}")
 PROVIDER_DOWN = "The identity provider could not be reached to check the token; try again in a moment."
 
 
@@ -43,6 +47,22 @@ class VerifiedToken:
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, only to pick the key and the algorithm: jwt.decode checks it all again. Read here rather
+    than with jwt.get_unverified_header, which decodes the whole token with a per-character check in Python
+    (PyJWT 2.15.1: about half the cost of a verification, paid twice)."""
+    segment = token.split(".", 1)[0]
+    if not BASE64URL.fullmatch(segment):
+        raise TokenRejected("not a JWT")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError as exc:
+        raise TokenRejected("not a JWT") from exc
+    if not isinstance(header, dict):
+        raise TokenRejected("not a JWT")
+    return header
 
 
 class JwtVerifier:
@@ -71,10 +91,7 @@ class JwtVerifier:
         self._refreshing = anyio.Lock()
 
     async def verify(self, token: str) -> VerifiedToken:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenRejected("not a JWT") from exc
+        header = unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise TokenRejected(f"algorithm {str(algorithm)[:20]!r} is not accepted")
