@@ -43,3 +43,6 @@ def test_dockerignore_keeps_the_context_small() -> None:
         "!app/",
         "!.streamlit/",
     }
+    # A developer's own Streamlit secrets (a local [auth] section, say) never reach an image: the page's sign-in
+    # secrets come from the environment at start (app/__main__.py).
+    assert "**/secrets.toml" in patterns
