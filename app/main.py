@@ -20,10 +20,13 @@ from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
 from app.views import show_history, show_step, step_label, task_rows
+from contract import limits
 from contract.dates import time_zone, today_in
 
 MAYBE_SENT = "Your message may not have been saved: if it is not in the conversation after a reload, here it is:"
 EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
+SHOWN = 20  # messages drawn at first: a turn costs the same at 200 stored messages as at 2
+EARLIER = 40  # more messages per "Show earlier"
 
 
 @st.cache_resource
@@ -53,6 +56,14 @@ def browser_time_zone() -> ZoneInfo | None:
         return None
 
 
+def messages_shown(conversation_id: uuid.UUID) -> int:
+    return int(st.session_state.get(f"shown-{conversation_id}", SHOWN))
+
+
+def show_earlier(conversation_id: uuid.UUID) -> None:
+    st.session_state[f"shown-{conversation_id}"] = messages_shown(conversation_id) + EARLIER
+
+
 def conversation_in_link() -> uuid.UUID | None:
     """The conversation the URL names (?c=...); a value that is not a UUID raises ValueError."""
     link = st.query_params.get("c")
@@ -72,21 +83,29 @@ if user.access_token:
 else:
     todo = TodoClient(mcp, acting_for=user.id, timezone=zone.key if zone else None)
 
-# Which conversation: this session's, else the link's; one that is not this user's is simply not found.
+# Which conversation: this session's, else the link's; one that is not this user's is simply not found. Only its
+# most recent messages are read and drawn ("Show earlier" for more).
 conversation_id: uuid.UUID | None = None
 conversation = None
 try:
     conversation_id = st.session_state.get("conversation_id") or conversation_in_link()
     if conversation_id is not None:
-        conversation = todo.get_conversation(conversation_id, limit=200)
+        conversation = todo.get_conversation(conversation_id, limit=messages_shown(conversation_id))
         set_conversation(conversation_id)
 except (ValueError, ToolError):
-    st.toast("Conversation not found; starting a new one.", icon="⚠️")
     st.warning("Conversation not found. It may have been deleted, or the link is not yours. Starting a new one.")
     set_conversation(None)
     conversation_id = None
 except ServiceUnavailable as exc:  # keep the conversation and the chat box: what is typed is shown back
     st.error(str(exc))
+
+prompt = st.chat_input("Add, list, complete or change tasks…")
+if prompt and conversation_id is None:  # made now, so the sidebar lists it (titled, highlighted) during the turn
+    try:
+        conversation_id = todo.create_conversation(title=prompt[: limits.TITLE_LENGTH]).conversation_id
+        set_conversation(conversation_id)
+    except (ServiceUnavailable, ToolError):
+        pass  # the turn below says so, and shows what was typed
 
 with st.sidebar:
     st.title("✅ Todo chat")
@@ -125,8 +144,15 @@ with st.sidebar:
 
 chat, tasks_column = st.columns([5, 4], gap="medium")
 
-prompt = st.chat_input("Add, list, complete or change tasks…")
 with chat:
+    if conversation is not None and conversation.total_messages > len(conversation.messages):
+        earlier = conversation.total_messages - len(conversation.messages)
+        st.button(
+            f":material/history: Show earlier messages ({earlier} more)",
+            on_click=show_earlier,
+            args=(conversation.conversation_id,),
+            type="tertiary",
+        )
     if conversation is not None and conversation.messages:
         show_history(conversation.messages)
     elif not prompt:
@@ -167,9 +193,14 @@ if prompt:
                     st.error(f"{exc} Your message was not sent; here it is to send again:")
                 st.code(prompt, language=None, wrap_lines=True)
 
-with tasks_column:
+
+@st.fragment
+def task_panel() -> None:
+    """The user's tasks: its own reruns (a filter switch) redraw this panel alone, not the chat."""
     st.subheader("Your tasks")
-    status = st.segmented_control("Show", ["open", "done", "all"], default="open", label_visibility="collapsed")
+    status = st.segmented_control(
+        "Show", ["open", "done", "all"], default="open", required=True, label_visibility="collapsed"
+    )
     try:
         tasks = todo.list_tasks(status=status or "open", limit=200)
     except (ServiceUnavailable, ToolError) as exc:
@@ -197,3 +228,7 @@ with tasks_column:
                     status or "", "No tasks yet."
                 )
             )
+
+
+with tasks_column:
+    task_panel()

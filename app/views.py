@@ -48,6 +48,20 @@ def show_step(step: ToolStep, box: Any = None) -> None:
     box.update(label=step_summary(step), state="error" if step.error else "complete", expanded=False)
 
 
+def show_past_step(step: ToolStep, key: str) -> None:
+    """A step of an earlier turn: its summary as the label of a closed expander, whose details (the call and its
+    result) are drawn only while it is open. A history of many steps then costs the browser little to draw."""
+    icon = ":material/error:" if step.error else ":material/check_circle:"
+    box = st.expander(step_summary(step), icon=icon, key=key, on_change="rerun")
+    if box.open:
+        with box:
+            st.caption(step_label(step.name, step.arguments))
+            if step.note:
+                st.caption(step.note)
+            if step.result is not None:
+                st.json(step.result, expanded=False)
+
+
 def show_history(messages: list[MessageOut]) -> None:
     steps = steps_from_history(messages)
     bubble = None
@@ -64,7 +78,7 @@ def show_history(messages: list[MessageOut]) -> None:
         with bubble:
             for call in message.tool_calls or []:
                 if call.get("id") in steps:
-                    show_step(steps[call["id"]])
+                    show_past_step(steps[call["id"]], key=f"step-{message.created_at.timestamp()}-{call['id']}")
             if message.content:
                 st.markdown(message.content)
 
