@@ -26,11 +26,12 @@ Parsing rules worth knowing (all case-insensitive, tolerant of punctuation, quot
   "read Friday newsletter" survive; abbreviations ("fri") and "12/01" need a preposition.
 * Priority: "high priority", "priority high", "!high", and "urgent"/"important"/"asap" at the
   start or end of the message mean high; "low priority" / "not urgent" mean low.
-* Tags: "#word" (starting with a letter) becomes a lowercase tag and leaves the title.
+* Tags: "#word" (starting with a letter) becomes a lowercase tag and leaves the title; so do "…, tag health",
+  "…, tags home, bills" and "… tagged work and home" after the title.
 * Lists: "list", "show done", "list all", "what's overdue", "show high priority tasks", "show #work",
   "find milk" (search), and due windows: "what's due today" / "this week" / "by friday" become the
   tool's exclusive ``due_before`` (today + 1, next Monday, Saturday).
-* Titles are cut to 200 characters; a message that leaves no title is answered with a question
+* Titles are cut to 200 characters (the reply says so); a message that leaves no title is answered with a question
   instead of creating an empty task. Messages are cut to ``MAX_INPUT_CHARS`` before parsing and
   control characters are turned into spaces.
 

@@ -27,6 +27,7 @@ class AddTask:
     priority: Priority = "medium"
     due_date: date | None = None
     tags: tuple[str, ...] = ()
+    cut_from: int | None = None  # the length of a title that was cut to fit
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Final
 
 from app.offline.dates import extract_date
 from app.offline.intents import AddTask, Intent, ListTasks, Unknown
-from app.offline.text import MAX_TAG_CHARS, MAX_TAGS, clean_title, cut_to_title_length, remove_span
+from app.offline.text import MAX_TAG_CHARS, MAX_TAGS, cut_to_title_length, remove_span, tidy_title
 from app.offline.vocabulary import (
     DATE_EXPR_PLAIN,
     PRIORITY_AT_END,
@@ -17,6 +17,8 @@ from app.offline.vocabulary import (
     PRIORITY_INLINE,
     PRIORITY_WORDS,
     TAG,
+    TAG_NAME,
+    TAG_PHRASE,
     full_match,
     priority_from_phrase,
 )
@@ -41,12 +43,18 @@ def _extract_priority(text: str) -> tuple[Priority | None, str]:
 
 
 def _extract_tags(text: str) -> tuple[tuple[str, ...], str]:
+    """ "#work" anywhere, and "tag health" / "tagged work and home" after the title."""
     tags: list[str] = []
-    for match in TAG.finditer(text):
-        tag = match["tag"].lower()[:MAX_TAG_CHARS]
+    found = [match["tag"] for match in TAG.finditer(text)]
+    rest = TAG.sub(" ", text)
+    for phrase in list(TAG_PHRASE.finditer(rest))[::-1]:
+        found += [name.lstrip("#") for name in TAG_NAME.findall(phrase["tags"]) if name.lower() != "and"]
+        rest = remove_span(rest, phrase)
+    for name in found:
+        tag = name.lower()[:MAX_TAG_CHARS]
         if tag not in tags and len(tags) < MAX_TAGS:
             tags.append(tag)
-    return tuple(tags), TAG.sub(" ", text)
+    return tuple(tags), rest
 
 
 _ADD_PREFIX: Final = full_match(
@@ -77,12 +85,19 @@ def match_add(text: str, today: date) -> Intent | None:
     due_date, rest = extract_date(rest, today)
     if priority is None:
         priority, rest = _extract_priority(rest)
-    title = clean_title(quoted["inner"] if quoted else rest)
+    title = tidy_title(quoted["inner"] if quoted else rest)
     if prefix[0].lower().startswith("remind") and title.lower().startswith("to "):
         title = title[3:].lstrip()  # "remind me tomorrow to call mom"
     if not title:
         return Unknown(text, hint=_NO_TITLE_HINT)
-    return AddTask(title=title, priority=priority or "medium", due_date=due_date, tags=tags)
+    cut = cut_to_title_length(title)
+    return AddTask(
+        title=cut,
+        priority=priority or "medium",
+        due_date=due_date,
+        tags=tags,
+        cut_from=len(title) if cut != title else None,
+    )
 
 
 _LIST_VERBS: Final = frozenset(("list", "ls", "show", "display", "view", "find", "search"))

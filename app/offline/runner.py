@@ -115,7 +115,12 @@ class _Runner:
         task = unwrap_task(result)
         details = task_details(task)
         suffix = f" ({', '.join(details)})" if details else ""
-        return f"Added {task_name(task)}{suffix}."
+        cut = (
+            f" The title was {intent.cut_from} characters: I kept the first {len(intent.title)}."
+            if intent.cut_from
+            else ""
+        )
+        return f"Added {task_name(task)}{suffix}.{cut}"
 
     def _list(self, intent: ListTasks) -> str:
         arguments: dict[str, Any] = {"status": intent.status}

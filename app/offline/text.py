@@ -60,6 +60,11 @@ def unquote(text: str) -> str:
 
 
 def clean_title(raw: str) -> str:
+    """The title left after removing commands and modifiers, cut to MAX_TITLE_CHARS."""
+    return cut_to_title_length(tidy_title(raw))
+
+
+def tidy_title(raw: str) -> str:
     """The title left after removing commands and modifiers: tidy spacing, quotes and punctuation."""
     text = re.sub(r"\s+([,;:.!?])", r"\1", " ".join(raw.split()))
     while True:
@@ -75,7 +80,7 @@ def clean_title(raw: str) -> str:
         if cleaned == text:
             break
         text = cleaned
-    return cut_to_title_length(text)
+    return text
 
 
 def cut_to_title_length(text: str) -> str:

@@ -49,6 +49,15 @@ PRIORITY_AT_END: Final = re.compile(
     re.IGNORECASE,
 )
 TAG: Final = re.compile(r"(?<![\w&#/])#(?P<tag>[^\W\d_](?:[\w-]*\w)?)")
+# "…, tag health", "… tagged work and home": after the title (a bare "tag" only after a comma: "plan the tag line"
+# is a title), ending the message or followed by a comma.
+_TAG_NAME: Final = r"#?[^\W\d_](?:[\w-]*\w)?"
+TAG_PHRASE: Final = re.compile(
+    rf"(?:\s*[,;]\s*(?:tagged|tags?|label(?:l?ed)?)|\s+(?:tagged|label(?:l?)ed))\s+(?:(?:as|with)\s+)?"
+    rf"(?P<tags>{_TAG_NAME}(?:\s*(?:,|\band\b)\s*{_TAG_NAME})*)(?=\s*(?:[,;.!]|$))",
+    re.IGNORECASE,
+)
+TAG_NAME: Final = re.compile(_TAG_NAME)
 
 # Words that may surround a task reference without being part of it ("done with the report").
 REF_LEADING_FILLER: Final = frozenset(

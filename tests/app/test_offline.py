@@ -78,6 +78,13 @@ PHRASES: list[tuple[str, Intent]] = [
     ("add pay rent due 2026-12-01", AddTask("pay rent", due_date=date(2026, 12, 1))),
     ("add fix bug #work #urgent", AddTask("fix bug", tags=("work", "urgent"))),
     ("add fix bug #Work #work", AddTask("fix bug", tags=("work",))),
+    # Tag phrases after the title (issue 13: "…, low priority, tag health" became "call the dentist,, tag health").
+    ("add call the dentist, low priority, tag health", AddTask("call the dentist", "low", tags=("health",))),
+    ("add 'book flights' tagged travel", AddTask("book flights", tags=("travel",))),
+    ("add pay rent, tags home, bills, high priority", AddTask("pay rent", "high", tags=("home", "bills"))),
+    ("add call mom tagged family and weekly", AddTask("call mom", tags=("family", "weekly"))),
+    ("add plan the tag line", AddTask("plan the tag line")),  # a bare "tag" without a comma is the title's
+    ("add tag the photos", AddTask("tag the photos")),
     ("add x low priority", AddTask("x", "low")),
     ("add y !high", AddTask("y", "high")),
     ("add call bank priority high", AddTask("call bank", "high")),
@@ -261,6 +268,12 @@ def test_long_title_is_truncated_to_200_characters() -> None:
     assert isinstance(intent, AddTask)
     assert len(intent.title) <= 200
     assert intent.title == intent.title.strip()
+
+
+def test_a_cut_title_says_so() -> None:
+    intent = parse("add " + "x" * 256, TODAY)
+    assert intent == AddTask("x" * 200, cut_from=256)
+    assert parse("add " + "x" * 200, TODAY) == AddTask("x" * 200)
 
 
 def test_control_characters_become_spaces() -> None:
@@ -511,6 +524,11 @@ def test_add(tools: FakeTools) -> None:
 def test_add_plain_and_markdown_is_escaped(tools: FakeTools) -> None:
     assert say(tools, "add buy milk") == "Added task 1: **buy milk**."
     assert say(tools, "add fix *bold* $5 bug") == "Added task 2: **fix \\*bold\\* \\$5 bug**."
+
+
+def test_the_reply_to_a_cut_title_says_so(tools: FakeTools) -> None:
+    reply = say(tools, "add " + "x" * 256)
+    assert reply == f"Added task 1: **{'x' * 200}**. The title was 256 characters: I kept the first 200."
 
 
 def test_add_without_title_asks_and_calls_nothing(tools: FakeTools) -> None:

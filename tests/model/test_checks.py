@@ -11,9 +11,8 @@ def test_the_offline_assistant_through_the_scenarios(connection: McpConnection) 
     print("\n" + report.table())
     assert not [result for result in report.results if result.problem and "raised" in result.problem]
     outcomes = {result.name: result.passed for result in report.results}
-    # What the offline rules do not read: "tagged travel", two tasks in one message, "the second one".
+    # What the offline rules do not read: two tasks in one message, "the second one".
     assert {name for name, passed in outcomes.items() if not passed} == {
-        "add with a tag",
         "add two at once",
         "follow-up: complete the second one",
         "follow-up: delete from a filtered list",
