@@ -19,14 +19,13 @@ from app.api_access import api_access
 from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
-from app.views import show_history, show_step, step_label, task_rows
+from app.task_panel import task_panel
+from app.views import EARLIER, SHOWN, show_history, show_step, step_label
 from contract import limits
 from contract.dates import time_zone, today_in
 
 MAYBE_SENT = "Your message may not have been saved: if it is not in the conversation after a reload, here it is:"
 EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
-SHOWN = 20  # messages drawn at first: a turn costs the same at 200 stored messages as at 2
-EARLIER = 40  # more messages per "Show earlier"
 
 
 @st.cache_resource
@@ -71,6 +70,14 @@ def conversation_in_link() -> uuid.UUID | None:
 
 
 st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
+# The task panel's column stays in view while a long chat scrolls (on a wide screen; a narrow one stacks them).
+st.html(
+    """<style>
+    @media (min-width: 640px) {
+      [data-testid="stColumn"]:has(.st-key-task-panel) { position: sticky; top: 4rem; align-self: flex-start; }
+    }
+    </style>"""
+)
 settings = get_settings()
 user = current_user(settings)
 mcp, assistant = services(settings)
@@ -142,7 +149,7 @@ with st.sidebar:
                 set_conversation(None)
             st.rerun()
 
-chat, tasks_column = st.columns([5, 4], gap="medium")
+chat, tasks_column = st.columns([5, 6], gap="medium")
 
 with chat:
     if conversation is not None and conversation.total_messages > len(conversation.messages):
@@ -194,41 +201,5 @@ if prompt:
                 st.code(prompt, language=None, wrap_lines=True)
 
 
-@st.fragment
-def task_panel() -> None:
-    """The user's tasks: its own reruns (a filter switch) redraw this panel alone, not the chat."""
-    st.subheader("Your tasks")
-    status = st.segmented_control(
-        "Show", ["open", "done", "all"], default="open", required=True, label_visibility="collapsed"
-    )
-    try:
-        tasks = todo.list_tasks(status=status or "open", limit=200)
-    except (ServiceUnavailable, ToolError) as exc:
-        st.warning(f"Tasks could not be loaded: {exc}")
-    else:
-        if tasks.tasks:
-            rows = task_rows(tasks.tasks)
-            if status == "open":  # every row would say "not done"
-                rows = [{key: value for key, value in row.items() if key != "Done"} for row in rows]
-            st.dataframe(
-                rows,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "#": st.column_config.NumberColumn(width=40),
-                    "Done": st.column_config.CheckboxColumn(width="small"),
-                    "Due": st.column_config.DateColumn(format="ddd MMM D"),
-                },
-            )
-            if tasks.total > len(tasks.tasks):
-                st.caption(f"Showing {len(tasks.tasks)} of {tasks.total}.")
-        else:
-            st.caption(
-                {"open": "No open tasks. Add one in the chat.", "done": "Nothing done yet."}.get(
-                    status or "", "No tasks yet."
-                )
-            )
-
-
 with tasks_column:
-    task_panel()
+    task_panel(todo, today)

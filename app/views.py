@@ -1,12 +1,15 @@
-"""Small pieces of the page: how a tool step, a stored message and the task table are shown."""
+"""Small pieces of the page: how a tool step and a stored message are shown."""
 
 from typing import Any
 
 import streamlit as st
 
 from app.steps import ToolStep, steps_from_history
-from contract.schemas import MessageOut, TaskOut
+from contract.schemas import MessageOut
 from contract.tools import ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, REOPEN_TASK, UPDATE_TASK
+
+SHOWN = 20  # messages of a conversation drawn at first: a turn costs the same at 200 stored messages as at 2
+EARLIER = 40  # more messages per "Show earlier"
 
 VERBS = {
     ADD_TASK: "Added",
@@ -81,17 +84,3 @@ def show_history(messages: list[MessageOut]) -> None:
                     show_past_step(steps[call["id"]], key=f"step-{message.created_at.timestamp()}-{call['id']}")
             if message.content:
                 st.markdown(message.content)
-
-
-def task_rows(tasks: list[TaskOut]) -> list[dict[str, Any]]:
-    return [
-        {
-            "#": task.id,
-            "Title": task.title,
-            "Priority": task.priority,
-            "Due": task.due_date,
-            "Tags": " ".join(f"#{tag}" for tag in task.tags),
-            "Done": task.completed,
-        }
-        for task in tasks
-    ]

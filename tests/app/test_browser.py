@@ -149,8 +149,8 @@ def test_a_model_turn_streams_the_reply_shows_the_tool_step_and_survives_a_reloa
     assert '"title":"send Q3 report"' in requests[1]["messages"][-1]["content"]
 
     # The table: one row, read from the grid's accessible cells; the same task is on the server.
-    assert expect_task_rows(page, 1)[0][:3] == ["1", "send Q3 report", "high"]
-    assert header_cells(page)[:4] == ["#", "Title", "Priority", "Due"]
+    assert expect_task_rows(page, 1)[0][:4] == ["1", "false", "send Q3 report", "high"]
+    assert header_cells(page) == ["#", "Done", "Title", "Priority", "Due", "Tags"]
     assert server_tasks(mcp_url, model_user) == [(1, "send Q3 report", "high")]
 
     # The conversation is in the URL; reopening that link shows the history, tool step included.
@@ -164,7 +164,7 @@ def test_a_model_turn_streams_the_reply_shows_the_tool_step_and_survives_a_reloa
     expect(assistant_messages(page).first).to_contain_text(Q3_REPLY)
     expect(assistant_messages(page).first.get_by_test_id("stExpander")).to_contain_text("Added task 1: send Q3 report")
     expect(page.get_by_test_id("stSidebar").get_by_role("button", name="add 'send Q3 report'")).to_be_visible()
-    assert expect_task_rows(page, 1)[0][:3] == ["1", "send Q3 report", "high"]
+    assert expect_task_rows(page, 1)[0][:4] == ["1", "false", "send Q3 report", "high"]
 
     assert not pages.problems, pages.problems
     model_app.assert_clean_log()
@@ -179,7 +179,7 @@ def test_two_signed_in_users_never_see_each_others_tasks_or_conversations(
     expect(a.get_by_test_id("stSidebar")).to_contain_text(f"Signed in as {alice}")
     expect(a.get_by_test_id("stSidebar")).to_contain_text("Offline assistant")
     expect(say(a, "add buy milk")).to_contain_text("Added task 1: buy milk")
-    assert expect_task_rows(a, 1)[0][:2] == ["1", "buy milk"]
+    assert expect_task_rows(a, 1)[0][:3] == ["1", "false", "buy milk"]
     alices_conversation = conversation_id(a)
 
     b = ready(pages.open(header_app.url, {HEADER: bob}))
@@ -188,12 +188,12 @@ def test_two_signed_in_users_never_see_each_others_tasks_or_conversations(
     expect(b.get_by_text("No open tasks. Add one in the chat.")).to_be_visible()
     expect_nowhere(b, "buy milk")
     expect(say(b, "add call the plumber")).to_contain_text("Added task 1: call the plumber")  # numbers are per user
-    assert [row[:2] for row in expect_task_rows(b, 1)] == [["1", "call the plumber"]]
+    assert [row[:3] for row in expect_task_rows(b, 1)] == [["1", "false", "call the plumber"]]
     expect_nowhere(b, "buy milk")
 
     a.reload()
     ready(a)
-    assert [row[:2] for row in expect_task_rows(a, 1)] == [["1", "buy milk"]]
+    assert [row[:3] for row in expect_task_rows(a, 1)] == [["1", "false", "buy milk"]]
     expect(assistant_messages(a).first).to_contain_text("Added task 1: buy milk")
     expect_nowhere(a, "plumber")
 
@@ -294,7 +294,7 @@ def test_screenshot_of_a_few_turns_for_the_readme(pages: Pages, demo_app: Stream
     expect(sidebar.get_by_role("button", name="Book flights to Lisbon")).to_be_visible()
     expect(sidebar.get_by_role("button", name="Add 'send Q3 report'")).to_be_visible()
     rows = expect_task_rows(page, 3)
-    assert [row[1:3] for row in rows] == [
+    assert [row[2:4] for row in rows] == [
         ["book flights to Lisbon", "low"],
         ["send Q3 report", "high"],
         ["call the dentist", "medium"],

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.client import McpConnection, TodoClient
-from app.main import EARLIER, SHOWN
+from app.views import EARLIER, SHOWN
 from contract.schemas import MessageIn
 from devtools.fake_model import Call, FakeOpenAI, Gate, Text, ToolCalls
 from tests.app.support.browser import (

@@ -167,11 +167,14 @@ def assistant_messages(page: Page) -> Locator:
 
 def say(page: Page, text: str) -> Locator:
     """Send one chat message and wait for the whole turn; returns the turn's assistant message."""
-    before = messages(page).count()
     box = chat_input(page)
     box.fill(text)
     box.press("Enter")
-    expect(messages(page)).to_have_count(before + 2)  # this run drew the user's message and the reply's bubble
+    # This run drew the user's message and the reply's bubble after it. (Not a count of bubbles: the page draws a
+    # window of the most recent messages, so a long conversation's count stays the same.)
+    expect(messages(page).nth(-2)).to_contain_text(text)
+    expect(messages(page).nth(-2).get_by_test_id("stChatMessageAvatarUser")).to_have_count(1)
+    expect(messages(page).last.get_by_test_id("stChatMessageAvatarAssistant")).to_have_count(1)
     settled(page)
     expect(user_messages(page).last).to_contain_text(text)
     return assistant_messages(page).last
