@@ -55,6 +55,7 @@ from contract.schemas import (
     AppendResult,
     ConversationList,
     ConversationOut,
+    ConversationSearch,
     ConversationWithMessages,
     DeletedConversation,
     DeletedTask,
@@ -79,8 +80,10 @@ from contract.tools import (
     LIST_ACCESS_TOKENS,
     LIST_CONVERSATIONS,
     LIST_TASKS,
+    RENAME_CONVERSATION,
     REOPEN_TASK,
     REVOKE_ACCESS_TOKEN,
+    SEARCH_CONVERSATIONS,
     TIMEZONE_HEADER,
     UPDATE_TASK,
     USER_HEADER,
@@ -441,6 +444,12 @@ class TodoClient:
         result = self.call_tool(LIST_CONVERSATIONS, {"limit": limit, "offset": offset})
         return ConversationList.model_validate(result)
 
+    def search_conversations(self, query: str, *, limit: int = 20) -> ConversationSearch:
+        """The user's conversations whose title or messages hold every word (the last one as a prefix), best first;
+        each snippet is plain text with the matching words between « and »."""
+        result = self.call_tool(SEARCH_CONVERSATIONS, {"query": query, "limit": limit})
+        return ConversationSearch.model_validate(result)
+
     def get_conversation(self, conversation_id: uuid.UUID, *, limit: int | None = None) -> ConversationWithMessages:
         result = self.call_tool(GET_CONVERSATION, given(conversation_id=str(conversation_id), limit=limit))
         return ConversationWithMessages.model_validate(result)
@@ -462,6 +471,10 @@ class TodoClient:
             recent=recent or None,
         )
         return AppendResult.model_validate(self.call_tool(APPEND_MESSAGES, arguments))
+
+    def rename_conversation(self, conversation_id: uuid.UUID, title: str) -> ConversationOut:
+        result = self.call_tool(RENAME_CONVERSATION, {"conversation_id": str(conversation_id), "title": title})
+        return ConversationOut.model_validate(result)
 
     def delete_conversation(self, conversation_id: uuid.UUID) -> DeletedConversation:
         result = self.call_tool(DELETE_CONVERSATION, {"conversation_id": str(conversation_id)})

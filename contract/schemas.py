@@ -110,6 +110,18 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+def _new_title(value: str) -> str:
+    if not value:
+        raise ValueError(f"must not be empty: send the conversation's new title (1-{TITLE_LENGTH} characters)")
+    return value
+
+
+def _words(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty: send one or more words to look for")
+    return value
+
+
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_LENGTH),
@@ -148,6 +160,28 @@ ConversationTitle = Annotated[
     AfterValidator(_printable),
     AfterValidator(_single_line),
     Field(description="Optional; set from the first user message when empty."),
+]
+NewConversationTitle = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=TITLE_LENGTH),
+    AfterValidator(_new_title),
+    AfterValidator(_printable),
+    AfterValidator(_single_line),
+    Field(
+        description=f"The new title, 1-{TITLE_LENGTH} characters on one line.",
+        json_schema_extra={"minLength": 1},  # published; refused by _new_title with a sentence that says what to send
+    ),
+]
+ConversationQuery = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=SEARCH_LENGTH),
+    AfterValidator(_words),
+    AfterValidator(_printable),
+    Field(
+        description="Words to find in the conversations' titles and messages; the last word may be the start of one "
+        "('repo' finds 'report').",
+        json_schema_extra={"minLength": 1},
+    ),
 ]
 CallId = Annotated[str, StringConstraints(min_length=1, max_length=CALL_ID_LENGTH), AfterValidator(_printable)]
 DateText = Annotated[
@@ -305,6 +339,24 @@ class AppendResult(BaseModel):
 class DeletedConversation(BaseModel):
     deleted: bool = True
     conversation_id: uuid.UUID
+
+
+class ConversationHit(BaseModel):
+    """A conversation that matches a search, with the passage that matched best."""
+
+    conversation_id: uuid.UUID
+    title: str
+    updated_at: dt.datetime
+    snippet: str = Field(
+        description="Plain text around the matching words, which stand between « and »; no HTML or Markdown added "
+        "(escape it to show it as Markdown)."
+    )
+    rank: float = Field(description="How well it matches: higher is better (title words count double).")
+
+
+class ConversationSearch(BaseModel):
+    conversations: list[ConversationHit] = Field(description="Best match first.")
+    total: int = Field(description="How many of the user's conversations match, ignoring limit.")
 
 
 def user_id(value: str) -> str:

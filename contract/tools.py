@@ -20,16 +20,20 @@ CREATE_CONVERSATION: Final = "create_conversation"
 LIST_CONVERSATIONS: Final = "list_conversations"
 GET_CONVERSATION: Final = "get_conversation"
 APPEND_MESSAGES: Final = "append_messages"
+RENAME_CONVERSATION: Final = "rename_conversation"
+SEARCH_CONVERSATIONS: Final = "search_conversations"
 DELETE_CONVERSATION: Final = "delete_conversation"
 CONVERSATION_TOOLS: Final = (
     CREATE_CONVERSATION,
     LIST_CONVERSATIONS,
+    SEARCH_CONVERSATIONS,
     GET_CONVERSATION,
     APPEND_MESSAGES,
+    RENAME_CONVERSATION,
     DELETE_CONVERSATION,
 )
 
-# Personal access tokens: only the page's service credential may call these.
+# Personal access tokens: a signed-in person calls these, never a personal token.
 CREATE_ACCESS_TOKEN: Final = "create_access_token"
 LIST_ACCESS_TOKENS: Final = "list_access_tokens"
 REVOKE_ACCESS_TOKEN: Final = "revoke_access_token"

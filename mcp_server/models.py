@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from contract.limits import (
     CALL_ID_LENGTH,
@@ -36,6 +38,22 @@ from contract.schemas import PRIORITIES
 
 class Base(DeclarativeBase):
     pass
+
+
+# Conversation search reads words with Postgres' `simple` text search configuration: lower-cased, every word kept,
+# nothing stemmed. Chats mix names ("Müller"), codes ("Q3", "PR-42") and languages, which `english` would stem or
+# drop (its stop words make "what's open" unsearchable); what was typed is what is found, and the last word of a
+# search is a prefix ("repo" finds "report"), which covers plurals and -ing forms as one types.
+SEARCH_CONFIG = text("'simple'::regconfig")
+# What people and the assistant wrote; tool results are not searched. Written out, not bound: the planner uses the
+# partial index only for a query whose condition is this one.
+SEARCHED_MESSAGES = text("messages.role IN ('user', 'assistant')")
+
+
+def search_vector(column: ColumnElement[str]) -> ColumnElement[Any]:
+    """The words of a text column as the search indexes hold them: a query must use this very expression (the
+    configuration written into the SQL, not a parameter) for Postgres to use the index."""
+    return func.to_tsvector(SEARCH_CONFIG, column)
 
 
 class UserCounter(Base):
@@ -114,6 +132,17 @@ class Message(Base):
     tool_call_id: Mapped[str | None] = mapped_column(String(CALL_ID_LENGTH))
     idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+# GIN indexes on the words of each title and each searched message (expressions, not stored columns: no table
+# rewrite, nothing to keep in sync); a message index holds user and assistant messages only.
+Index("ix_conversations_search", search_vector(Conversation.title), postgresql_using="gin")
+Index(
+    "ix_messages_search",
+    search_vector(Message.content),
+    postgresql_using="gin",
+    postgresql_where=SEARCHED_MESSAGES,
+)
 
 
 class PersonalToken(Base):

@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
+    BigInteger,
     Connection,
     CursorResult,
     Date,
@@ -28,21 +29,39 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from contract.schemas import ConversationOut, MessageIn, MessageOut, Priority, SortKey, Status, TaskOut
+from contract.schemas import (
+    ConversationHit,
+    ConversationOut,
+    MessageIn,
+    MessageOut,
+    Priority,
+    SortKey,
+    Status,
+    TaskOut,
+)
 from mcp_server.errors import NotFound
-from mcp_server.models import Conversation, Message, Task, UserCounter
+from mcp_server.models import (
+    SEARCH_CONFIG,
+    SEARCHED_MESSAGES,
+    Conversation,
+    Message,
+    Task,
+    UserCounter,
+    search_vector,
+)
+from mcp_server.titles import cut_at_word, one_line, title_from
 
 DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
-CONVERSATION_TITLE_LENGTH = 80
 
 
 class Query:
@@ -380,6 +399,87 @@ APPEND_MESSAGES = Query(
     .add_cte(_touched)
 )
 DELETE_CONVERSATION = Query(delete(Conversation).where(*OWN_CONVERSATION).returning(Conversation.id))
+# A rename leaves updated_at alone: it is the conversation's last activity, which orders the list.
+RENAME_CONVERSATION = Query(
+    update(Conversation)
+    .where(*OWN_CONVERSATION)
+    .values(title=bindparam("title", type_=String))
+    .returning(*CONVERSATION_COLUMNS)
+)
+
+# Search: the user's conversations whose title or user/assistant messages hold every word (the last one as a
+# prefix), in one statement. The words are matched with the very expressions the GIN indexes of migration 0004 are
+# built on (models.search_vector, models.SEARCHED_MESSAGES). A conversation's rank is its title's rank, counted
+# double, plus the ranks of its matching messages (each divided by 1 + log of its length: a passing mention in a
+# long message counts little); its snippet comes from its best message, or from its title when no message matches.
+SEARCH_QUERY = func.to_tsquery(SEARCH_CONFIG, bindparam("tsquery", type_=String))
+TITLE_RANK_WEIGHT = 2
+HEADLINE_OPTIONS = literal_column(
+    """'StartSel=«, StopSel=», MaxWords=18, MinWords=6, ShortWord=2, MaxFragments=1, FragmentDelimiter=" … "'"""
+)
+SNIPPET_LENGTH = 240
+_title_hits = (
+    select(
+        Conversation.id.label("conversation_id"),
+        func.ts_rank(search_vector(Conversation.title), SEARCH_QUERY, 1).label("rank"),
+    )
+    .where(Conversation.user_id == bindparam("user_id"), search_vector(Conversation.title).op("@@")(SEARCH_QUERY))
+    .cte("title_hits")
+)
+_message_rank = func.ts_rank(search_vector(Message.content), SEARCH_QUERY, 1)
+_message_hits = (
+    select(
+        Message.conversation_id,
+        func.sum(_message_rank).label("rank"),
+        func.array_agg(
+            aggregate_order_by(Message.id, _message_rank.desc(), Message.id.desc()), type_=ARRAY(BigInteger)
+        )[1].label("best_message"),
+    )
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .where(
+        Conversation.user_id == bindparam("user_id"),
+        SEARCHED_MESSAGES,
+        search_vector(Message.content).op("@@")(SEARCH_QUERY),
+    )
+    .group_by(Message.conversation_id)
+    .cte("message_hits")
+)
+_hit_rank = (TITLE_RANK_WEIGHT * func.coalesce(_title_hits.c.rank, 0) + func.coalesce(_message_hits.c.rank, 0)).label(
+    "rank"
+)
+_page = (
+    select(
+        Conversation.id,
+        Conversation.title,
+        Conversation.updated_at,
+        _hit_rank,
+        _message_hits.c.best_message,
+        func.count().over().label("total"),
+    )
+    .outerjoin(_title_hits, _title_hits.c.conversation_id == Conversation.id)
+    .outerjoin(_message_hits, _message_hits.c.conversation_id == Conversation.id)
+    .where(
+        Conversation.user_id == bindparam("user_id"),
+        or_(_title_hits.c.conversation_id.is_not(None), _message_hits.c.conversation_id.is_not(None)),
+    )
+    .order_by(_hit_rank.desc(), Conversation.updated_at.desc(), Conversation.id)
+    .limit(bindparam("limit"))
+    .subquery("page")
+)
+SEARCH_CONVERSATIONS = Query(
+    select(
+        _page.c.id,
+        _page.c.title,
+        _page.c.updated_at,
+        _page.c.rank,
+        _page.c.total,
+        func.ts_headline(
+            SEARCH_CONFIG, func.coalesce(Message.content, _page.c.title), SEARCH_QUERY, HEADLINE_OPTIONS
+        ).label("snippet"),
+    )
+    .select_from(_page.outerjoin(Message, Message.id == _page.c.best_message))
+    .order_by(_page.c.rank.desc(), _page.c.updated_at.desc(), _page.c.id)
+)
 
 
 def conversation_out(row: Row[Any]) -> ConversationOut:
@@ -464,11 +564,47 @@ def append_messages(
     return row.appended, row.total_messages
 
 
-def title_from(text: str) -> str:
-    line = " ".join(text.split())
-    if len(line) <= CONVERSATION_TITLE_LENGTH:
-        return line
-    return line[: CONVERSATION_TITLE_LENGTH - 1].rstrip() + "…"
+def rename_conversation(conn: Connection, user_id: str, conversation_id: uuid.UUID, title: str) -> ConversationOut:
+    row = RENAME_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id, title=title).first()
+    if row is None:
+        raise conversation_not_found(conversation_id)
+    return conversation_out(row)
+
+
+def search_terms(words: str) -> str | None:
+    """The tsquery text for what the user typed: every word, the last one as a prefix ("send Q3 repo" becomes
+    'send' & 'Q3' & 'repo':*); None when there is no letter or digit to look for.
+
+    Each word is one quoted tsquery value, its quotes and backslashes doubled: the operators of the tsquery syntax
+    (& | ! ( ) : * <->) a user types are characters inside a value, which Postgres' parser then reads as it reads
+    the messages (punctuation dropped, "PR-42" and "don't" split the same way). The text reaches Postgres as a bound
+    parameter of to_tsquery, never as SQL."""
+    if not any(char.isalnum() for char in words):
+        return None
+    values = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "'" for word in words.split()]
+    values[-1] += ":*"
+    return " & ".join(values)
+
+
+def search_conversations(
+    conn: Connection, user_id: str, words: str, *, limit: int
+) -> tuple[list[ConversationHit], int]:
+    """The user's conversations that match, best first, and how many match in all."""
+    tsquery = search_terms(words)
+    if tsquery is None:
+        return [], 0
+    rows = SEARCH_CONVERSATIONS.run(conn, user_id=user_id, tsquery=tsquery, limit=limit).all()
+    hits = [
+        ConversationHit(
+            conversation_id=row.id,
+            title=row.title,
+            updated_at=row.updated_at,
+            snippet=cut_at_word(one_line(row.snippet), SNIPPET_LENGTH),
+            rank=row.rank,
+        )
+        for row in rows
+    ]
+    return hits, rows[0].total if rows else 0
 
 
 def delete_conversation(conn: Connection, user_id: str, conversation_id: uuid.UUID) -> None:

@@ -24,6 +24,8 @@ from contract.schemas import (
     ConversationId,
     ConversationList,
     ConversationOut,
+    ConversationQuery,
+    ConversationSearch,
     ConversationTitle,
     ConversationWithMessages,
     DateText,
@@ -36,6 +38,7 @@ from contract.schemas import (
     MessageLimit,
     Messages,
     NewAccessToken,
+    NewConversationTitle,
     Offset,
     Priority,
     Recent,
@@ -56,6 +59,7 @@ from mcp_server import store, tokens
 from mcp_server.auth import Authenticator, caller
 from mcp_server.db import Database
 from mcp_server.errors import InvalidArguments
+from mcp_server.titles import given_title
 
 FOR_MODEL = {FOR_MODEL_META: True}  # task tools: a chat agent offers exactly these to its model
 SIGNED_IN_ONLY = {SIGNED_IN_ONLY_META: True}  # token tools: not for personal tokens
@@ -190,7 +194,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     ) -> ConversationOut:
         """Start a new, empty conversation."""
         with db.transaction() as conn:
-            return store.create_conversation(conn, caller(ctx).user_id, store.title_from(title))
+            return store.create_conversation(conn, caller(ctx).user_id, given_title(title))
 
     @mcp.tool(name=names.LIST_CONVERSATIONS, title="List conversations", annotations=READ)
     def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
@@ -198,6 +202,14 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         with db.transaction() as conn:
             conversations, total = store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
             return ConversationList(conversations=conversations, total=total)
+
+    @mcp.tool(name=names.SEARCH_CONVERSATIONS, title="Search conversations", annotations=READ)
+    def search_conversations(ctx: Context, query: ConversationQuery, limit: Limit = 20) -> ConversationSearch:
+        """Find the user's conversations whose title or messages (the user's and the assistant's, not tool results)
+        hold every word of the query, the last word as a prefix; best match first, each with a snippet."""
+        with db.transaction() as conn:
+            hits, total = store.search_conversations(conn, caller(ctx).user_id, query, limit=limit)
+            return ConversationSearch(conversations=hits, total=total)
 
     @mcp.tool(name=names.GET_CONVERSATION, title="Read a conversation", annotations=READ)
     def get_conversation(
@@ -237,6 +249,14 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
                 total_messages=total,
                 messages=store.recent_messages(conn, conversation_id, recent) if recent else [],
             )
+
+    @mcp.tool(name=names.RENAME_CONVERSATION, title="Rename a conversation", annotations=CHANGE)
+    def rename_conversation(
+        ctx: Context, conversation_id: ConversationId, title: NewConversationTitle
+    ) -> ConversationOut:
+        """Give a conversation a new title; it keeps its place in the list (updated_at is its last activity)."""
+        with db.transaction() as conn:
+            return store.rename_conversation(conn, caller(ctx).user_id, conversation_id, given_title(title))
 
     @mcp.tool(name=names.DELETE_CONVERSATION, title="Delete a conversation", annotations=DELETE)
     def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:

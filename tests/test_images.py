@@ -39,7 +39,7 @@ EXTRA_CA = Path(os.environ.get("IMAGES_EXTRA_CA", "/etc/ssl/certs/ca-certificate
 # Where this host keeps CAs of its own (a TLS-intercepting proxy's): they must not end up in any image.
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 SIZE_LIMITS_MB = {"mcp": 250, "ui": 600}
-EXPECTED_TOOLS = 11  # what a personal access token sees
+EXPECTED_TOOLS = 13  # what a personal access token sees
 SERVICE_ONLY_TOOLS = TOKEN_TOOLS  # the page's token sees these too
 FORBIDDEN = {"mcp": ["streamlit", "pandas", "pyarrow"], "ui": ["psycopg", "sqlalchemy"]}
 REQUIRED = {

@@ -163,7 +163,7 @@ def test_a_model_turn_streams_the_reply_shows_the_tool_step_and_survives_a_reloa
     expect(user_messages(page).first).to_contain_text("add 'send Q3 report', high priority")
     expect(assistant_messages(page).first).to_contain_text(Q3_REPLY)
     expect(assistant_messages(page).first.get_by_test_id("stExpander")).to_contain_text("Added task 1: send Q3 report")
-    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="add 'send Q3 report'")).to_be_visible()
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Send Q3 report")).to_be_visible()
     assert expect_task_rows(page, 1)[0][:4] == ["1", "false", "send Q3 report", "high"]
 
     assert not pages.problems, pages.problems
@@ -292,7 +292,7 @@ def test_screenshot_of_a_few_turns_for_the_readme(pages: Pages, demo_app: Stream
     assert demo_model.pending == 0
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_role("button", name="Book flights to Lisbon")).to_be_visible()
-    expect(sidebar.get_by_role("button", name="Add 'send Q3 report'")).to_be_visible()
+    expect(sidebar.get_by_role("button", name="Send Q3 report")).to_be_visible()
     rows = expect_task_rows(page, 3)
     assert [row[2:4] for row in rows] == [
         ["book flights to Lisbon", "low"],

@@ -22,6 +22,7 @@ from app.client import (
     ToolError,
 )
 from contract.dates import today_in
+from contract.schemas import ConversationOut, ConversationSearch, MessageIn
 from tests.support import TOKEN
 
 
@@ -49,6 +50,26 @@ def test_the_notebook_example(mcp_url: str, user_id: str) -> None:
             todo.reopen_task(2)
     finally:
         todo.connection.close()
+
+
+def test_conversations_renamed_and_searched_come_back_typed(mcp_url: str, user_id: str) -> None:
+    with McpConnection(mcp_url, TOKEN, timeout=10) as service:
+        todo = TodoClient(service, acting_for=user_id)
+        conversation = todo.create_conversation()
+        todo.append_messages(conversation.conversation_id, [MessageIn(role="user", content="add send Q3 report")])
+        renamed = todo.rename_conversation(conversation.conversation_id, "Quarter three")
+        assert isinstance(renamed, ConversationOut) and renamed.title == "Quarter three"
+        found = todo.search_conversations("Q3 repo")
+        assert isinstance(found, ConversationSearch) and found.total == 1
+        [hit] = found.conversations
+        assert (hit.conversation_id, hit.title, hit.snippet) == (
+            conversation.conversation_id,
+            "Quarter three",
+            "add send «Q3» «report»",
+        )
+        assert todo.search_conversations("quarter", limit=1).conversations[0].snippet == "«Quarter» three"
+        with pytest.raises(ToolError, match="send the conversation's new title"):
+            todo.rename_conversation(conversation.conversation_id, " ")
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:

@@ -1,5 +1,5 @@
 """Conversation tools: create, list, read (all or the most recent N), append (with idempotency keys and the recent
-tail), delete."""
+tail), rename, delete; the automatic title (search_conversations: test_conversation_search.py)."""
 
 import uuid
 from typing import Any
@@ -43,7 +43,7 @@ async def test_a_turn_with_tool_calls_round_trips_in_order(client: Client) -> No
     )
     assert result == {"conversation_id": cid, "appended": 4, "total_messages": 4, "messages": []}
     full = await read(client, cid)
-    assert full["title"] == "add milk to my list please"
+    assert full["title"] == "Milk", "the first user message's short title (test_titles.py)"
     assert [m["role"] for m in full["messages"]] == ["user", "assistant", "tool", "assistant"]
     assert full["messages"][1]["tool_calls"] == [TOOL_CALL]
     assert full["messages"][2]["tool_call_id"] == "call_1"
@@ -149,7 +149,7 @@ async def test_long_first_message_gives_a_short_title(client: Client) -> None:
     cid = (await create(client))["conversation_id"]
     await append(client, cid, {"role": "user", "content": "word " * 100})
     title = (await read(client, cid))["title"]
-    assert len(title) <= 80 and title.endswith("…")
+    assert len(title) <= 48 and title.endswith("…") and title.startswith("Word word")
     await append(client, cid, {"role": "user", "content": "a later message"})
     assert (await read(client, cid))["title"] == title, "the title stays once set"
 
@@ -164,6 +164,74 @@ async def test_list_conversations_newest_activity_first(client: Client) -> None:
     assert [c["title"] for c in listed["conversations"]] == ["first", "second"] and listed["total"] == 2
     page = ok(await client.call_tool("list_conversations", {"limit": 1, "offset": 1}))
     assert [c["title"] for c in page["conversations"]] == ["second"] and page["total"] == 2
+
+
+async def rename(client: Client, conversation_id: str, title: str) -> dict[str, Any]:
+    return ok(await client.call_tool("rename_conversation", {"conversation_id": conversation_id, "title": title}))
+
+
+async def test_rename_then_list_shows_the_new_title_in_the_same_place(client: Client) -> None:
+    first = await create(client, title="first")
+    second = await create(client, title="second")
+    await append(client, first["conversation_id"], {"role": "user", "content": "hello"})
+    before = ok(await client.call_tool("list_conversations", {}))["conversations"]
+    renamed = await rename(client, second["conversation_id"], "  Q3   planning ")
+    assert renamed == {**second, "title": "Q3 planning"}, "one line, stripped; created_at and updated_at kept"
+    after = ok(await client.call_tool("list_conversations", {}))["conversations"]
+    assert [c["conversation_id"] for c in after] == [c["conversation_id"] for c in before], "it keeps its place"
+    assert [c["title"] for c in after] == ["first", "Q3 planning"]
+    assert (await read(client, second["conversation_id"]))["title"] == "Q3 planning"
+    assert await rename(client, second["conversation_id"], "Q3 planning") == renamed, "a repeat answers the same"
+
+
+async def test_a_renamed_conversation_keeps_its_title_when_messages_come(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    await rename(client, cid, "Named before the first message")
+    await append(client, cid, {"role": "user", "content": "add milk"})
+    assert (await read(client, cid))["title"] == "Named before the first message"
+    await rename(client, cid, "And again")
+    assert (await read(client, cid))["title"] == "And again"
+
+
+async def test_a_long_new_title_is_cut_like_a_given_one(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    created = await create(client, title="x" * 200)
+    renamed = await rename(client, cid, "x" * 200)
+    assert renamed["title"] == created["title"] == "x" * 79 + "…"
+
+
+BLANK_TITLE = (
+    "Invalid arguments for rename_conversation: title: Value error, must not be empty: send the conversation's new "
+    "title (1-200 characters). Nothing was changed; fix them and retry."
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("", BLANK_TITLE),
+        ("   ", BLANK_TITLE),
+        ("\t\n", BLANK_TITLE),
+        ("x" * 201, "title: String should have at most 200 characters"),
+        ("two\nlines", "title: Value error, must be a single line"),
+        ("nul\x00", "control characters"),
+    ],
+)
+async def test_a_bad_new_title_is_refused_and_nothing_changes(client: Client, title: str, expected: str) -> None:
+    conversation = await create(client, title="kept")
+    await append(client, conversation["conversation_id"], {"role": "user", "content": "hello"})
+    before = await read(client, conversation["conversation_id"])
+    message = failed(
+        await client.call_tool("rename_conversation", {"conversation_id": before["conversation_id"], "title": title})
+    )
+    assert expected in message
+    assert await read(client, conversation["conversation_id"]) == before
+
+
+async def test_rename_needs_a_title(client: Client) -> None:
+    cid = (await create(client))["conversation_id"]
+    message = failed(await client.call_tool("rename_conversation", {"conversation_id": cid}))
+    assert "title: Field required" in message
 
 
 async def test_delete_conversation_removes_it_and_its_messages(client: Client) -> None:
@@ -195,11 +263,14 @@ async def test_bad_messages_are_refused_and_nothing_is_appended(
     assert (await read(client, cid))["total_messages"] == 0
 
 
-@pytest.mark.parametrize("tool", ["get_conversation", "delete_conversation"])
-async def test_unknown_and_malformed_conversation_ids(client: Client, tool: str) -> None:
+@pytest.mark.parametrize(
+    ("tool", "extra"),
+    [("get_conversation", {}), ("delete_conversation", {}), ("rename_conversation", {"title": "renamed"})],
+)
+async def test_unknown_and_malformed_conversation_ids(client: Client, tool: str, extra: dict[str, Any]) -> None:
     unknown = str(uuid.uuid4())
-    assert "does not exist" in failed(await client.call_tool(tool, {"conversation_id": unknown}))
-    malformed = failed(await client.call_tool(tool, {"conversation_id": "not-a-uuid"}))
+    assert "does not exist" in failed(await client.call_tool(tool, {"conversation_id": unknown, **extra}))
+    malformed = failed(await client.call_tool(tool, {"conversation_id": "not-a-uuid", **extra}))
     assert "conversation_id: Input should be a valid UUID" in malformed
 
 

@@ -25,13 +25,13 @@ def server_process(database_url: str) -> Iterator[str]:
         server.close()
 
 
-async def test_the_entry_point_lists_all_eleven_tools_with_schemas(server_process: str, user_id: str) -> None:
-    """Eleven tools for a personal token; the page's service credential also sees the three token tools."""
+async def test_the_entry_point_lists_all_thirteen_tools_with_schemas(server_process: str, user_id: str) -> None:
+    """Thirteen tools for a personal token; the page's service credential also sees the three token tools."""
     async with mcp_client(server_process, user=user_id) as service:
         service_tools = {tool.name for tool in (await service.list_tools()).tools}
         async with mcp_client(server_process, await personal_token(service, "entry point")) as client:
             tools = (await client.list_tools()).tools
-            assert len(tools) == 11
+            assert len(tools) == 13
             for tool in tools:
                 assert "user_id" not in tool.input_schema.get("properties", {}), tool.name
                 assert tool.output_schema is not None, tool.name
@@ -58,7 +58,7 @@ async def test_the_typescript_sdk_lists_tools_and_adds_a_task(
     async with mcp_client(server_process, user=user_id) as service:
         token = await personal_token(service, "TypeScript")
     report = run_ts_client(node_tools, server_process, token)
-    assert len(report["tools"]) == 11
+    assert len(report["tools"]) == 13
     assert all(
         "user_id" not in tool["inputSchema"].get("properties", {}) and tool.get("outputSchema")
         for tool in report["tools"]

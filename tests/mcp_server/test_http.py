@@ -107,7 +107,8 @@ async def test_every_tool_declares_schemas_annotations_and_no_user_id(mcp_url: s
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == {
         "add_task", "list_tasks", "complete_task", "reopen_task", "update_task", "delete_task",
-        "create_conversation", "list_conversations", "get_conversation", "append_messages", "delete_conversation",
+        "create_conversation", "list_conversations", "search_conversations", "get_conversation", "append_messages",
+        "rename_conversation", "delete_conversation",
         *TOKEN_TOOLS,
     }  # fmt: skip
     for tool in tools.values():
@@ -119,6 +120,9 @@ async def test_every_tool_declares_schemas_annotations_and_no_user_id(mcp_url: s
     assert tools["list_tasks"].annotations.read_only_hint is True
     assert tools["delete_task"].annotations.destructive_hint is True
     assert tools["complete_task"].annotations.idempotent_hint is True
+    assert tools["rename_conversation"].annotations.idempotent_hint is True
+    assert tools["rename_conversation"].annotations.destructive_hint is False
+    assert tools["search_conversations"].annotations.read_only_hint is True
     assert set(tools["add_task"].output_schema["properties"]) >= {
         "id", "title", "description", "priority", "due_date", "tags", "completed", "created_at", "updated_at",
         "completed_at",
@@ -147,9 +151,9 @@ async def test_every_integer_argument_publishes_its_bounds_in_json_schema_terms(
             assert {"ge", "le", "gt", "lt"}.isdisjoint(schema), f"{tool.name}: {schema}"
             assert "minimum" in schema and "maximum" in schema, f"{tool.name}: {schema}"
             checked += 1
-    # task_id x 4, limit and offset x 2, get_conversation's limit, append_messages' recent, create_access_token's
-    # expires_in_days
-    assert checked == 11
+    # task_id x 4, limit and offset x 2, search_conversations' limit, get_conversation's limit, append_messages'
+    # recent, create_access_token's expires_in_days
+    assert checked == 12
 
 
 async def test_tool_results_are_structured_and_text(mcp_url: str, user_id: str) -> None:

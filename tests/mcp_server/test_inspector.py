@@ -21,8 +21,10 @@ TASK_TOOLS = ["add_task", "list_tasks", "complete_task", "reopen_task", "update_
 CONVERSATION_TOOLS = [
     "create_conversation",
     "list_conversations",
+    "search_conversations",
     "get_conversation",
     "append_messages",
+    "rename_conversation",
     "delete_conversation",
 ]
 

@@ -282,6 +282,7 @@ async def test_conversations_of_another_user_answer_exactly_like_missing_ones(
         ("get_conversation", {"limit": 10_000}),
         ("append_messages", {"messages": [{"role": "user", "content": "injected"}]}),
         ("append_messages", {"messages": [{"role": "tool", "tool_call_id": "c0", "content": "forged result"}]}),
+        ("rename_conversation", {"title": "hijacked"}),
         ("delete_conversation", {}),
     ]
     missing = [str(uuid.uuid4()) for _ in range(3)] + ["00000000-0000-0000-0000-000000000000"]
@@ -305,6 +306,12 @@ async def test_conversations_of_another_user_answer_exactly_like_missing_ones(
         for stranger, client in zip(strangers(owner), callers[2:], strict=True):
             nothing = ok(await probe(client, "list_conversations", {"limit": limit, "offset": offset}))
             assert nothing == {"conversations": [], "total": 0}, stranger
+    # Searching for the owner's words (their automatic titles too) finds nothing of theirs, whoever asks.
+    assert ok(await probe(theirs, "search_conversations", {"query": "owner secret"}))["total"] == 3
+    for who in callers:
+        for query in ("owner secret", "secre", "owner", "secret 0", "list_tasks", "{}", "'", "intruder's"):
+            found = ok(await probe(who, "search_conversations", {"query": query, "limit": 200}))
+            assert {c["conversation_id"] for c in found["conversations"]} <= {created["conversation_id"]}, found
     assert snapshot(pg, [owner]).users[owner] == owner_rows, "the owner's conversations changed"
     count("isolation", "leaks", 0)
 
@@ -343,6 +350,8 @@ AIMED: list[tuple[str, dict[str, Any]]] = [
     ("list_conversations", {}),
     ("get_conversation", {"conversation_id": "{cid}"}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "user", "content": "planted"}]}),
+    ("rename_conversation", {"conversation_id": "{cid}", "title": "hijacked"}),
+    ("search_conversations", {"query": "owner secret"}),
     ("delete_conversation", {"conversation_id": "{cid}"}),
 ]
 RPC_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -651,7 +660,9 @@ def test_whatever_a_personal_token_sends_it_reaches_nothing_of_another_user(
         assert "'user_id'" in text.split(" (known: ")[0], context
         count("isolation", "personal_token_property_user_id_refused")
     elif not result["isError"]:
-        assert tool in ("list_tasks", "list_conversations"), f"a call of the intruder's succeeded:{context}"
+        assert tool in ("list_tasks", "list_conversations", "search_conversations"), (
+            f"a call of the intruder's succeeded:{context}"
+        )
         assert result["structuredContent"] in ({"tasks": [], "total": 0}, {"conversations": [], "total": 0}), context
         count("isolation", "personal_token_property_empty_listing")
     elif "does not exist" in text:
@@ -699,14 +710,23 @@ async def test_another_users_conversation_answers_like_a_missing_one(client: Cli
         ("get_conversation", {}),
         ("delete_conversation", {}),
         ("append_messages", {"messages": [{"role": "user", "content": "injected"}]}),
+        ("rename_conversation", {"title": "hijacked"}),
     ]:
         foreign = await intruder.call_tool(tool, {"conversation_id": cid, **extra})
         missing = await intruder.call_tool(tool, {"conversation_id": missing_id, **extra})
         assert foreign.is_error and missing.is_error
         assert error_text(foreign).replace(cid, "ID") == error_text(missing).replace(missing_id, "ID")
     assert ok(await intruder.call_tool("list_conversations", {}))["total"] == 0
-    messages = ok(await client.call_tool("get_conversation", {"conversation_id": cid}))["messages"]
-    assert [m["content"] for m in messages] == ["secret"]
+    assert ok(await intruder.call_tool("search_conversations", {"query": "secret"})) == {
+        "conversations": [],
+        "total": 0,
+    }
+    conversation = ok(await client.call_tool("get_conversation", {"conversation_id": cid}))
+    assert [m["content"] for m in conversation["messages"]] == ["secret"] and conversation["title"] == "Secret"
+    assert [
+        c["conversation_id"]
+        for c in ok(await client.call_tool("search_conversations", {"query": "secret"}))["conversations"]
+    ] == [cid]
 
 
 async def test_recent_and_keys_never_reach_another_users_conversation(client: Client, intruder: Client) -> None:
@@ -741,7 +761,7 @@ def properties_named(schema: object, name: str) -> list[object]:
 
 async def test_no_tool_takes_a_user(client: Client) -> None:
     tools = (await client.list_tools()).tools
-    assert len(tools) == 14
+    assert len(tools) == 16
     for tool in tools:
         assert properties_named(tool.input_schema, "user_id") == [], tool.name
         assert "user_id" not in tool.input_schema.get("required", []), tool.name

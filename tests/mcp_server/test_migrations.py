@@ -135,6 +135,70 @@ def test_access_tokens_upgrade_a_database_with_rows_and_downgrade(postgres: Loca
     engine.dispose()
 
 
+SEARCH_INDEXES = {
+    "ix_conversations_search": "CREATE INDEX ix_conversations_search ON public.conversations USING gin "
+    "(to_tsvector('simple'::regconfig, (title)::text))",
+    "ix_messages_search": "CREATE INDEX ix_messages_search ON public.messages USING gin "
+    "(to_tsvector('simple'::regconfig, content)) WHERE ((role)::text = ANY "
+    "((ARRAY['user'::character varying, 'assistant'::character varying])::text[]))",
+}
+
+
+def search_indexes(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%\\_search'"))
+        return dict(rows.all())
+
+
+def test_conversation_search_indexes_upgrade_a_database_with_rows_and_downgrade(postgres: LocalPostgres) -> None:
+    """0004 adds the GIN indexes conversation search reads (the expressions models.search_vector builds, which
+    autogenerate compares loosely, so their definitions are pinned here) onto existing rows, and takes them away
+    again without touching a row."""
+    engine = create_engine(fresh_database(postgres))
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        cid = conn.execute(
+            text(
+                "INSERT INTO conversations (id, user_id, title) VALUES (gen_random_uuid(), 'u', 'Q3 report') RETURNING id"
+            )
+        ).scalar_one()
+        for role, content in [("user", "send the report"), ("assistant", "Sent."), ("tool", "{}")]:
+            conn.execute(
+                text("INSERT INTO messages (conversation_id, role, content) VALUES (:c, :r, :t)"),
+                {"c": cid, "r": role, "t": content},
+            )
+
+    def rows() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            query = "SELECT c.title, m.role, m.content FROM conversations c JOIN messages m ON m.conversation_id = c.id"
+            return [tuple(row) for row in conn.execute(text(query + " ORDER BY m.id")).all()]
+
+    before = rows()
+    assert len(before) == 3 and search_indexes(engine) == {}
+
+    upgrade(engine, "0004")
+    assert schema_revision(engine) == "0004" == head_revision()
+    assert search_indexes(engine) == SEARCH_INDEXES
+    assert rows() == before
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(
+                "SELECT count(*) FROM messages WHERE role IN ('user', 'assistant') "
+                "AND to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', 'repo:*')"
+            )
+        ).scalar_one()
+    assert found == 1
+
+    downgrade(engine, "0003")
+    assert schema_revision(engine) == "0003"
+    assert search_indexes(engine) == {}
+    assert rows() == before, "going down drops the indexes only"
+
+    upgrade(engine)  # and up again, onto the same rows
+    assert search_indexes(engine) == SEARCH_INDEXES and rows() == before
+    engine.dispose()
+
+
 def test_concurrent_migrations_apply_once(postgres: LocalPostgres) -> None:
     url = fresh_database(postgres)
     errors: list[BaseException] = []

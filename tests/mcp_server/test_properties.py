@@ -33,6 +33,7 @@ from contract.schemas import (
     AppendResult,
     ConversationList,
     ConversationOut,
+    ConversationSearch,
     ConversationWithMessages,
     DeletedConversation,
     DeletedTask,
@@ -40,6 +41,7 @@ from contract.schemas import (
     TaskList,
     TaskOut,
 )
+from mcp_server.titles import title_from
 from tests.mcp_server.support import spec, strategies
 from tests.mcp_server.support.callers import (
     Callers,
@@ -242,6 +244,8 @@ TEXT_SLOTS: list[tuple[str, dict[str, Any]]] = [
     ("list_tasks", {"status": "all", "tag": "{text}"}),
     ("list_tasks", {"user_id": "{text}"}),  # no tool has a user_id: refused as unknown, whatever the text
     ("create_conversation", {"title": "{text}"}),
+    ("rename_conversation", {"conversation_id": "{cid}", "title": "{text}"}),
+    ("search_conversations", {"query": "{text}"}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "user", "content": "{text}"}]}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "tool", "tool_call_id": "{text}"}]}),
     ("add_task", {"title": "t", "user_id": "{text}"}),
@@ -304,6 +308,8 @@ EVERY_TOOL: list[tuple[str, dict[str, Any]]] = [
     ("list_conversations", {}),
     ("get_conversation", {"conversation_id": "{cid}"}),
     ("append_messages", {"conversation_id": "{cid}", "messages": [{"role": "user", "content": "hi"}]}),
+    ("rename_conversation", {"conversation_id": "{cid}", "title": "renamed"}),
+    ("search_conversations", {"query": "rent"}),
     ("delete_conversation", {"conversation_id": "{cid}"}),
     ("create_access_token", {"name": "notebook"}),
     ("list_access_tokens", {}),
@@ -746,8 +752,41 @@ def check_append(v: dict[str, Any], b: UserState, a: UserState, result: dict[str
         kept = {k: json_numbers(stored[k]) for k in message}
         assert kept == json_numbers(message), f"stored {stored!r}, sent {message!r}:{ctx}"
     first_user_text = next((m["content"] for m in sent if m["role"] == "user" and m["content"].strip()), "")
-    title = pre["title"] or spec.title_from(first_user_text)
+    title = pre["title"] or title_from(first_user_text)  # the short title, pinned by test_titles.py
     assert post["title"] == title, f"title {post['title']!r}, expected {title!r}:{ctx}"
+
+
+@oracle("rename_conversation")
+def check_rename(v: dict[str, Any], b: UserState, a: UserState, result: dict[str, Any], today: dt.date, ctx: str):
+    unchanged_tasks(b, a, ctx)
+    got = ConversationOut.model_validate(result)
+    cid = got.conversation_id if v["conversation_id"] is UNKNOWN else v["conversation_id"]
+    assert cid == got.conversation_id and cid in b.conversations, f"renamed a missing conversation:{ctx}"
+    assert a.messages == b.messages, f"messages changed:{ctx}"
+    assert {c: r for c, r in a.conversations.items() if c != cid} == {
+        c: r for c, r in b.conversations.items() if c != cid
+    }, f"other conversations changed:{ctx}"
+    expected = {**b.conversations[cid], "title": v["title"]} if v["title"] is not UNKNOWN else a.conversations[cid]
+    assert a.conversations[cid] == expected, f"stored {a.conversations[cid]!r}, expected {expected!r}:{ctx}"
+    assert got == conversation_out(cid, a.conversations[cid]), ctx
+
+
+@oracle("search_conversations")
+def check_search(v: dict[str, Any], b: UserState, a: UserState, result: dict[str, Any], today: dt.date, ctx: str):
+    assert a == b, f"a read changed something:{ctx}"
+    got = ConversationSearch.model_validate(result)
+    for hit in got.conversations:
+        cid = hit.conversation_id
+        assert cid in b.conversations, f"found a conversation that is not the user's:{ctx}"
+        row = b.conversations[cid]
+        assert (hit.title, hit.updated_at) == (row["title"], row["updated_at"]), ctx
+        assert hit.snippet and "\n" not in hit.snippet and hit.rank > 0, ctx
+    found = [hit.conversation_id for hit in got.conversations]
+    assert len(set(found)) == len(found), f"a conversation found twice:{ctx}"
+    assert [hit.rank for hit in got.conversations] == sorted((hit.rank for hit in got.conversations), reverse=True), ctx
+    assert len(found) <= got.total <= len(b.conversations), ctx
+    if v["limit"] is not UNKNOWN:
+        assert len(found) == min(v["limit"], got.total), f"not the first {v['limit']} of {got.total}:{ctx}"
 
 
 @oracle("delete_conversation")

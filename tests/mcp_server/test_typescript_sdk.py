@@ -34,7 +34,7 @@ def test_the_typescript_sdk_acts_for_the_owner_of_a_personal_token(
     assert set(service_names) >= TOKEN_TOOLS, "the service credential sees the token tools (so hiding them is real)"
     names = [tool["name"] for tool in report["tools"]]
     assert names == [name for name in service_names if name not in TOKEN_TOOLS]
-    assert len(names) == 11
+    assert len(names) == 13
     for tool in report["tools"]:
         assert "user_id" not in json.dumps(tool["inputSchema"]), tool["name"]
         assert tool["inputSchema"].get("additionalProperties") is False, tool["name"]

@@ -95,6 +95,10 @@ def slots(cid: str) -> list[Slot]:
             messages=[{"role": "assistant", "tool_calls": [{"id": "c1", "function": {"arguments": SLOT}}]}],
         ),
         with_slot("append_messages", conversation_id=cid, messages=[{"role": "tool", "tool_call_id": SLOT}]),
+        with_slot("rename_conversation", conversation_id=cid, title=SLOT),
+        with_slot("rename_conversation", conversation_id=SLOT, title="renamed"),
+        with_slot("search_conversations", query=SLOT),
+        with_slot("search_conversations", query="hi", limit=SLOT),
         with_slot("delete_conversation", conversation_id=SLOT),
     ]
 

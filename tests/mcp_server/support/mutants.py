@@ -33,14 +33,16 @@ CON = R + "test_concurrency.py::"
 REG = R + "test_regressions.py"
 MCP = "tests/mcp_server/"
 WIRE = R + "test_wire.py::"
-STORE, TOOLS, SERVER, SCHEMAS, AUTH, TOKENS = (
+STORE, TOOLS, SERVER, SCHEMAS, AUTH, TOKENS, TITLES = (
     "mcp_server/store.py",
     "mcp_server/tools.py",
     "mcp_server/server.py",
     "contract/schemas.py",
     "mcp_server/auth.py",
     "mcp_server/tokens.py",
+    "mcp_server/titles.py",
 )
+SEARCH = R + "test_conversation_search.py::"
 HEADERS = R + "test_properties.py::test_a_header_that_names_no_one_is_refused_for_every_tool"
 HEADER_CORPUS = R + "test_properties.py::test_every_tricky_text_as_the_x_todo_user_header"
 PAT_FLOOR = ISO + "test_a_personal_token_never_reaches_another_users_data"
@@ -186,10 +188,31 @@ MUTANTS = [
     # Conversations
     Mutant(
         "conversation titles cut at 60",
+        TITLES,
+        "CONVERSATION_TITLE_LENGTH: Final = 80",
+        "CONVERSATION_TITLE_LENGTH: Final = 60",
+        [PROP + "[create_conversation]", PROP + "[rename_conversation]"],
+    ),
+    Mutant(
+        "rename touches updated_at",
         STORE,
-        "CONVERSATION_TITLE_LENGTH = 80",
-        "CONVERSATION_TITLE_LENGTH = 60",
-        [PROP + "[create_conversation]"],
+        '    .values(title=bindparam("title", type_=String))\n',
+        '    .values(title=bindparam("title", type_=String), updated_at=func.now())\n',
+        [PROP + "[rename_conversation]"],
+    ),
+    Mutant(
+        "search without prefixes",
+        STORE,
+        '    values[-1] += ":*"\n',
+        "",
+        [SEARCH + "test_the_last_word_is_a_prefix"],
+    ),
+    Mutant(
+        "search reads tool results",
+        STORE,
+        "        SEARCHED_MESSAGES,\n",
+        "",
+        [SEARCH + "test_tool_results_are_not_searched"],
     ),
     Mutant(
         "conversations listed oldest first",

@@ -148,6 +148,17 @@ def title_from(value: str) -> str:
     return line if len(line) <= 80 else line[:79].rstrip() + "…"
 
 
+def new_conversation_title(value: Any) -> str:
+    """rename_conversation's title: checked like create_conversation's, but not empty; stored as title_from()."""
+    return title_from(text(value, strip=True, low=1, high=200, single_line=True))
+
+
+def conversation_query(value: Any) -> str:
+    """search_conversations' query: 1-200 characters once stripped, no control characters; any text at all
+    (tsquery and SQL syntax are words like others)."""
+    return text(value, strip=True, low=1, high=200)
+
+
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -365,6 +376,14 @@ TOOLS: dict[str, dict[str, Param]] = {
         "messages": Param(messages),
         "idempotency_key": Param(idempotency_key, None, nullable=True),
         "recent": Param(integer(0, 200), 0),
+    },
+    "rename_conversation": {
+        "conversation_id": Param(conversation_id),
+        "title": Param(new_conversation_title),
+    },
+    "search_conversations": {
+        "query": Param(conversation_query),
+        "limit": Param(integer(1, 200), 20),
     },
     "delete_conversation": {"conversation_id": Param(conversation_id)},
 }

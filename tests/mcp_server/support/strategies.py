@@ -461,6 +461,22 @@ FIELDS: dict[str, tuple[dict[str, Field], dict[str, Field]]] = {
             "recent": integer(0, 200),
         },
     ),
+    "rename_conversation": ({"conversation_id": CONVERSATION_ID, "title": texts(1, 60)}, {}),
+    "search_conversations": (
+        {
+            "query": (
+                st.one_of(
+                    # Words of the world's conversations (whole, prefixes, any case) and tsquery or SQL syntax.
+                    st.sampled_from(["pay rent", "RENT", "ren", "plans", "Pla", "hi", "add pay", "pay ren", "x"]),
+                    st.sampled_from(["a & b", "'", ":*", "!", "(", "rent:*", "!rent", "rent | plans", "<->", "\\"]),
+                    st.sampled_from(TRICKY_TEXT),
+                    good_text(1, 20),
+                ),
+                st.one_of(st.sampled_from(BAD_TEXT), long_text(), junk()),
+            )
+        },
+        {"limit": integer(1, 200)},
+    ),
     "delete_conversation": ({"conversation_id": CONVERSATION_ID}, {}),
 }
 
