@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/main.py` from anywhere
 
@@ -19,6 +20,7 @@ from app.api_access import api_access
 from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
+from app.sidebar import conversation_list
 from app.task_panel import task_panel
 from app.views import EARLIER, SHOWN, show_history, show_step, step_label
 from contract import limits
@@ -61,6 +63,27 @@ def messages_shown(conversation_id: uuid.UUID) -> int:
 
 def show_earlier(conversation_id: uuid.UUID) -> None:
     st.session_state[f"shown-{conversation_id}"] = messages_shown(conversation_id) + EARLIER
+
+
+def pick_conversation(conversation_id: uuid.UUID | None) -> None:
+    """Open a conversation from the sidebar (None: a new one)."""
+    set_conversation(conversation_id)
+    st.session_state["picked"] = True
+    st.rerun()
+
+
+def close_sidebar_on_a_phone() -> None:
+    """On a narrow screen the sidebar covers the chat: close it once a conversation is picked (Streamlit has no
+    call for it, so a script clicks the sidebar's own close button; wide screens keep it open)."""
+    components.html(
+        """<script>
+        const page = window.parent;
+        if (page.innerWidth < 640) {
+          page.document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+        }
+        </script>""",
+        height=0,
+    )
 
 
 def conversation_in_link() -> uuid.UUID | None:
@@ -126,28 +149,10 @@ with st.sidebar:
     else:
         st.caption(f"Model: `{settings.openai_model}`")
     if st.button(":material/add: New conversation", width="stretch"):
-        set_conversation(None)
-        st.rerun()
-    try:
-        conversations = todo.list_conversations(limit=30).conversations
-    except (ServiceUnavailable, ToolError) as exc:
-        conversations = []
-        st.warning(str(exc))
-    if not conversations:
-        st.caption("No conversations yet.")
-    for item in conversations:
-        cid = item.conversation_id
-        pick, remove = st.columns([5, 1])
-        label = item.title or "Untitled conversation"
-        kind = "primary" if cid == conversation_id else "secondary"
-        if pick.button(label, key=f"open-{cid}", type=kind, width="stretch"):
-            set_conversation(cid)
-            st.rerun()
-        if remove.button(":material/delete:", key=f"delete-{cid}", help=f"Delete “{label}”", type="tertiary"):
-            todo.delete_conversation(cid)
-            if cid == conversation_id:
-                set_conversation(None)
-            st.rerun()
+        pick_conversation(None)
+    conversation_list(todo, conversation_id, pick_conversation)
+    if st.session_state.pop("picked", False):
+        close_sidebar_on_a_phone()
 
 chat, tasks_column = st.columns([5, 6], gap="medium")
 
