@@ -23,8 +23,8 @@ from app.settings import UISettings, get_settings
 from app.sidebar import conversation_list
 from app.task_panel import task_panel
 from app.views import EARLIER, SHOWN, show_history, show_step, step_label
-from contract import limits
 from contract.dates import time_zone, today_in
+from contract.titles import title_from
 
 MAYBE_SENT = "Your message may not have been saved: if it is not in the conversation after a reload, here it is:"
 EXAMPLES = "`add 'send Q3 report' for Friday, high priority` · `what's open?` · `done with the report`"
@@ -132,7 +132,7 @@ except ServiceUnavailable as exc:  # keep the conversation and the chat box: wha
 prompt = st.chat_input("Add, list, complete or change tasks…")
 if prompt and conversation_id is None:  # made now, so the sidebar lists it (titled, highlighted) during the turn
     try:
-        conversation_id = todo.create_conversation(title=prompt[: limits.TITLE_LENGTH]).conversation_id
+        conversation_id = todo.create_conversation(title=title_from(prompt)).conversation_id
         set_conversation(conversation_id)
     except (ServiceUnavailable, ToolError):
         pass  # the turn below says so, and shows what was typed

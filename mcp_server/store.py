@@ -49,6 +49,7 @@ from contract.schemas import (
     Status,
     TaskOut,
 )
+from contract.titles import cut_at_word, one_line, title_from
 from mcp_server.errors import NotFound
 from mcp_server.models import (
     SEARCH_CONFIG,
@@ -59,7 +60,6 @@ from mcp_server.models import (
     UserCounter,
     search_vector,
 )
-from mcp_server.titles import cut_at_word, one_line, title_from
 
 DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
 

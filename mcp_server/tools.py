@@ -54,12 +54,12 @@ from contract.schemas import (
     Title,
     TokenName,
 )
+from contract.titles import given_title
 from contract.tools import FOR_MODEL_META, SIGNED_IN_ONLY_META
 from mcp_server import store, tokens
 from mcp_server.auth import Authenticator, caller
 from mcp_server.db import Database
 from mcp_server.errors import InvalidArguments
-from mcp_server.titles import given_title
 
 FOR_MODEL = {FOR_MODEL_META: True}  # task tools: a chat agent offers exactly these to its model
 SIGNED_IN_ONLY = {SIGNED_IN_ONLY_META: True}  # token tools: not for personal tokens

@@ -80,8 +80,11 @@ def long_conversation(mcp_url: str, long_user: str) -> uuid.UUID:
         return seed(TodoClient(connection, acting_for=long_user), TURNS)
 
 
-def user_message_texts(page: Page) -> list[str]:
+def user_message_texts(page: Page, count: int) -> list[str]:
+    """The user messages' texts, once `count` of them are drawn (the page draws them after the Show earlier
+    button, so the button alone does not say the window is complete)."""
     users = messages(page).filter(has=page.get_by_test_id("stChatMessageAvatarUser"))
+    expect(users).to_have_count(count)
     return [text.strip() for text in users.get_by_test_id("stChatMessageContent").all_inner_texts()]
 
 
@@ -93,12 +96,13 @@ def test_only_the_recent_messages_are_drawn_and_earlier_ones_on_request(
     earlier = page.get_by_role("button", name=f"Show earlier messages ({stored - SHOWN} more)")
     expect(earlier).to_be_visible()
     shown = SHOWN // 4  # whole turns: each is 4 stored messages
-    assert user_message_texts(page) == [f"add errand {n}" for n in range(TURNS - shown + 1, TURNS + 1)]
+    assert user_message_texts(page, shown) == [f"add errand {n}" for n in range(TURNS - shown + 1, TURNS + 1)]
 
     earlier.click()
     settled(page)
     expect(page.get_by_role("button", name=f"Show earlier messages ({stored - SHOWN - EARLIER} more)")).to_be_visible()
-    assert len(user_message_texts(page)) == (SHOWN + EARLIER) // 4
+    more = (SHOWN + EARLIER) // 4
+    assert user_message_texts(page, more) == [f"add errand {n}" for n in range(TURNS - more + 1, TURNS + 1)]
     long_app.assert_clean_log()
 
 
@@ -123,8 +127,9 @@ def test_a_turn_at_200_stored_messages_answers_and_keeps_the_window(
     expect(reply).to_contain_text("long-conversation check")
     page.reload()
     ready(page)
-    assert user_message_texts(page)[-1] == "add a long-conversation check"
-    assert len(user_message_texts(page)) <= SHOWN // 2  # still a window, not the whole history
+    texts = user_message_texts(page, SHOWN // 4)  # still a window of whole turns, not the whole history
+    assert texts[-1] == "add a long-conversation check"
+    expect(page.get_by_role("button", name=f"Show earlier messages ({TURNS * 4 + 4 - SHOWN} more)")).to_be_visible()
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +164,7 @@ def test_a_new_conversation_is_listed_and_highlighted_while_its_first_turn_runs(
             gate.wait_reached()  # the turn has started: the model is thinking
             listed = sidebar.get_by_test_id("stBaseButton-primary")
             expect(listed).to_have_count(1)
-            expect(listed).not_to_contain_text("Untitled")
+            expect(listed).to_have_text("Send Q3 report")  # the short title, not the message verbatim
         finally:
             gate.open()
         expect(assistant_messages(page).last).to_contain_text("Added task 1: send Q3 report.")

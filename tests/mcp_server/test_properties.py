@@ -41,7 +41,7 @@ from contract.schemas import (
     TaskList,
     TaskOut,
 )
-from mcp_server.titles import title_from
+from contract.titles import title_from
 from tests.mcp_server.support import spec, strategies
 from tests.mcp_server.support.callers import (
     Callers,

@@ -40,7 +40,7 @@ STORE, TOOLS, SERVER, SCHEMAS, AUTH, TOKENS, TITLES = (
     "contract/schemas.py",
     "mcp_server/auth.py",
     "mcp_server/tokens.py",
-    "mcp_server/titles.py",
+    "contract/titles.py",
 )
 SEARCH = R + "test_conversation_search.py::"
 HEADERS = R + "test_properties.py::test_a_header_that_names_no_one_is_refused_for_every_tool"

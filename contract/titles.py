@@ -1,6 +1,8 @@
 """Conversation titles: a title given to create_conversation or rename_conversation as it is stored, and the short
 title a conversation gets from its first user message ("add 'send Q3 report' for Friday, high priority" is titled
-"Send Q3 report"). Pure functions; the date phrases are contract.dates' forms.
+"Send Q3 report"). Shared: the page titles the conversation it starts for a first message with it (so the sidebar
+lists the short title while the first turn runs), and the server titles any untitled conversation the same way at
+its first user message. Pure functions; the date phrases are contract.dates' forms.
 """
 
 import re

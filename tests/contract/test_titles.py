@@ -1,9 +1,9 @@
-"""Conversation titles (mcp_server/titles.py): the short title made from a conversation's first user message, and a
+"""Conversation titles (contract/titles.py, shared by the page and the server): the short title made from a conversation's first user message, and a
 title given to create_conversation or rename_conversation as it is stored. Pure functions, no server."""
 
 import pytest
 
-from mcp_server.titles import CONVERSATION_TITLE_LENGTH, SHORT_TITLE_LENGTH, given_title, title_from
+from contract.titles import CONVERSATION_TITLE_LENGTH, SHORT_TITLE_LENGTH, given_title, title_from
 
 TITLES = [
     # The README's examples.
