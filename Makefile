@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-images test-model images bench bench-load lint format deps system-deps model-deps clean
+.PHONY: run test test-fast test-images test-model images bench bench-load bench-page lint format deps system-deps model-deps clean
 
 $(STAMP): requirements.txt requirements/mcp.txt requirements/ui.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(STAMP)
 ## 100 simulated users through the real agent, MCP server and Postgres, and the saturation curve (~4 min).
 bench-load: $(STAMP)
 	$(PY) -m bench.load
+
+## The page in headless chromium at 0, 50 and 200 stored messages: turn, filter, conversation switch, reload (~4 min).
+bench-page: $(STAMP)
+	$(PY) -m bench.page
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -21,6 +21,7 @@ from app.client import McpConnection, ServiceUnavailable, TodoClient, ToolError
 from app.identity import current_user
 from app.settings import UISettings, get_settings
 from app.sidebar import conversation_list
+from app.task_panel import ANCHOR as TASKS_ANCHOR
 from app.task_panel import task_panel
 from app.views import EARLIER, SHOWN, show_history, show_step, step_label
 from contract.dates import time_zone, today_in
@@ -93,11 +94,18 @@ def conversation_in_link() -> uuid.UUID | None:
 
 
 st.set_page_config(page_title="Todo chat", page_icon="✅", layout="wide")
-# The task panel's column stays in view while a long chat scrolls (on a wide screen; a narrow one stacks them).
+# The task panel's column stays in view while a long chat scrolls (on a wide screen). A narrow one stacks the
+# columns, the panel under the chat: a "Your tasks" link stays at the top right, one tap from the panel.
 st.html(
     """<style>
     @media (min-width: 640px) {
       [data-testid="stColumn"]:has(.st-key-task-panel) { position: sticky; top: 4rem; align-self: flex-start; }
+      .st-key-to-tasks { display: none; }
+    }
+    .st-key-to-tasks { position: fixed; top: 4.25rem; right: 1rem; z-index: 99; width: auto; }
+    .st-key-to-tasks a {
+      padding: 0.3rem 0.75rem; border-radius: 1rem; text-decoration: none;
+      background: var(--st-secondary-background-color, #f0f2f6); box-shadow: 0 1px 4px rgba(0, 0, 0, 0.2);
     }
     </style>"""
 )
@@ -157,6 +165,8 @@ with st.sidebar:
 chat, tasks_column = st.columns([5, 6], gap="medium")
 
 with chat:
+    with st.container(key="to-tasks"):
+        st.markdown(f"[:material/checklist: Your tasks](#{TASKS_ANCHOR})")
     if conversation is not None and conversation.total_messages > len(conversation.messages):
         earlier = conversation.total_messages - len(conversation.messages)
         st.button(

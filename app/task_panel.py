@@ -20,8 +20,10 @@ from contract.schemas import Status, TaskOut
 FILTERS: tuple[Status, ...] = ("open", "done", "all")
 COLUMNS = ("#", "Done", "Title", "Priority", "Due", "Tags")
 # Pixels, sized to fit the panel at 1280x720 (tests/app/test_task_panel.py checks every header shows).
-WIDTHS = {"#": 30, "Done": 40, "Title": 130, "Priority": 64, "Due": 72, "Tags": 56}
+WIDTHS = {"#": 30, "Done": 40, "Title": 114, "Priority": 80, "Due": 72, "Tags": 56}
 EMPTY = {"open": "No open tasks. Add one in the chat.", "done": "Nothing done yet.", "all": "No tasks yet."}
+
+ANCHOR = "your-tasks"  # the panel's heading, linked from the chat on a narrow screen
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def edit_table(todo: TodoClient, key: str, shown: list[TaskOut]) -> None:
 @st.fragment
 def task_panel(todo: TodoClient, today: dt.date) -> None:
     with st.container(key="task-panel"):
-        st.subheader("Your tasks")
+        st.subheader("Your tasks", anchor=ANCHOR)
         try:
             lists, counts = tasks_by_filter(todo)
         except (ServiceUnavailable, ToolError) as exc:
@@ -168,7 +170,9 @@ def task_panel(todo: TodoClient, today: dt.date) -> None:
             column_order=COLUMNS,
             column_config={
                 "#": st.column_config.NumberColumn(width=WIDTHS["#"], help="The task's number, as you say it in chat"),
-                "Done": st.column_config.CheckboxColumn(width=WIDTHS["Done"], help="Tick when done, untick to reopen"),
+                "Done": st.column_config.CheckboxColumn(
+                    "✓", width=WIDTHS["Done"], help="Done: tick when done, untick to reopen"
+                ),
                 "Title": st.column_config.TextColumn(
                     width=WIDTHS["Title"], required=True, max_chars=limits.TITLE_LENGTH
                 ),

@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 from app.client import McpConnection, TodoClient
 from app.settings import get_settings
-from tests.app.support.browser import CHROMIUM, CHROMIUM_ARGS, Pages
+from devtools.browser import CHROMIUM, launch_chromium
+from tests.app.support.browser import Pages
 from tests.app.support.faults import FAULT_COUNTS, ROOT, McpProcess
 from tests.support import TOKEN
 
@@ -89,7 +90,7 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash tests/setup_system.sh` (installs Debian's chromium) first.")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

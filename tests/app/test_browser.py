@@ -150,7 +150,7 @@ def test_a_model_turn_streams_the_reply_shows_the_tool_step_and_survives_a_reloa
 
     # The table: one row, read from the grid's accessible cells; the same task is on the server.
     assert expect_task_rows(page, 1)[0][:4] == ["1", "false", "send Q3 report", "high"]
-    assert header_cells(page) == ["#", "Done", "Title", "Priority", "Due", "Tags"]
+    assert header_cells(page) == ["#", "✓", "Title", "Priority", "Due", "Tags"]
     assert server_tasks(mcp_url, model_user) == [(1, "send Q3 report", "high")]
 
     # The conversation is in the URL; reopening that link shows the history, tool step included.
@@ -307,6 +307,18 @@ def test_screenshot_of_a_few_turns_for_the_readme(pages: Pages, demo_app: Stream
     expect_task_rows(page, 3)
     ARTIFACTS.mkdir(exist_ok=True)
     full_page_screenshot(page, ARTIFACTS / "screenshot.png")
+    to_tasks, heading = page.get_by_role("link", name="Your tasks"), page.get_by_role("heading", name="Your tasks")
+    expect(to_tasks).to_be_hidden()  # a wide screen has the panel beside the chat
+
+    # At a phone's width the panel is under the chat, and one tap away from the top of the page.
+    page.set_viewport_size({"width": 420, "height": 800})
+    expect(to_tasks).to_be_in_viewport()
+    expect(heading).not_to_be_in_viewport()
+    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow.png"))
+    to_tasks.click()
+    expect(heading).to_be_in_viewport()
+    expect(chat_input(page)).to_be_in_viewport()
+    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow-tasks.png"))
 
     assert not pages.problems, pages.problems
     demo_app.assert_clean_log()

@@ -72,7 +72,7 @@ def test_a_new_session_with_the_link_shows_the_history(page_env: str) -> None:
     assert "add buy milk" in shown and "what's open?" in shown
     assert any("Added task 1: **buy milk**" in text for text in shown)
     assert any("Open tasks (1)" in text for text in shown)
-    assert [button.label for button in again.sidebar.button if button.proto.type == "primary"] == ["add buy milk"]
+    assert [button.label for button in again.sidebar.button if button.proto.type == "primary"] == ["Buy milk"]
 
 
 def test_another_users_conversation_is_not_found(page_env: str, connection: McpConnection) -> None:

@@ -144,7 +144,7 @@ def test_the_panel_fits_and_stays_in_view_at_1280x720(pages: Pages, panel_app: S
     page = open_at_1280(pages, panel_app.url)
     for number in range(8):  # a chat longer than the window
         say(page, f"add errand {number}")
-    assert header_texts(page) == ["#", "Done", "Title", "Priority", "Due", "Tags"]  # the grid draws only what fits
+    assert header_texts(page) == ["#", "✓", "Title", "Priority", "Due", "Tags"]  # the grid draws only what fits
     frame = table(page).bounding_box()
     assert frame is not None and 32 + sum(WIDTHS.values()) <= frame["width"] + 1, "a column is cut"
     panel, first = page.locator(".st-key-task-panel"), page.get_by_test_id("stChatMessage").first
