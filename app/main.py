@@ -11,7 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/main.py` from anywhere
 
@@ -75,15 +74,15 @@ def pick_conversation(conversation_id: uuid.UUID | None) -> None:
 
 def close_sidebar_on_a_phone() -> None:
     """On a narrow screen the sidebar covers the chat: close it once a conversation is picked (Streamlit has no
-    call for it, so a script clicks the sidebar's own close button; wide screens keep it open)."""
-    components.html(
+    call for it, so a script in the page, not in an iframe, clicks the sidebar's own close button; wide screens
+    keep it open)."""
+    st.html(
         """<script>
-        const page = window.parent;
-        if (page.innerWidth < 640) {
-          page.document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+        if (window.innerWidth < 640) {
+          document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
         }
         </script>""",
-        height=0,
+        unsafe_allow_javascript=True,
     )
 
 

@@ -312,13 +312,15 @@ def test_screenshot_of_a_few_turns_for_the_readme(pages: Pages, demo_app: Stream
 
     # At a phone's width the panel is under the chat, and one tap away from the top of the page.
     page.set_viewport_size({"width": 420, "height": 800})
+    expect(sidebar).not_to_be_in_viewport()  # Streamlit closes it at this width
+    page.locator("main.stMain").evaluate("main => main.scrollTo(0, 0)")  # reading from the conversation's start
     expect(to_tasks).to_be_in_viewport()
     expect(heading).not_to_be_in_viewport()
-    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow.png"))
+    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow.png"), animations="disabled")
     to_tasks.click()
     expect(heading).to_be_in_viewport()
     expect(chat_input(page)).to_be_in_viewport()
-    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow-tasks.png"))
+    page.screenshot(path=str(ARTIFACTS / "screenshot-narrow-tasks.png"), animations="disabled")
 
     assert not pages.problems, pages.problems
     demo_app.assert_clean_log()
