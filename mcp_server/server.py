@@ -213,6 +213,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        db.limit_threads()
         async with inner_lifespan(app) as state:
             yield state
         if verifier is not None:

@@ -49,8 +49,12 @@ class Settings(BaseSettings):
     )
     mcp_migrate_on_start: bool = True
     mcp_workers: int = Field(default=1, ge=1, le=64, description="Server processes; in Kubernetes prefer replicas")
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Database connections per server process, and the tool calls it runs at once (one setting)",
+    )
     db_connect_timeout: int = Field(default=3, ge=1, le=60, description="Seconds to wait for a connection")
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -4,7 +4,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
@@ -20,6 +20,16 @@ from devtools.servers import free_port, sha256_hex
 TOKEN_TOOLS = frozenset(contract.tools.TOKEN_TOOLS)  # what only the service credential may call and see
 TOKEN = "test-token-0123456789abcdef"  # the page's service token in every test server
 TOKEN_SHA256 = sha256_hex(TOKEN)  # what the server is configured with
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Return once condition() holds; fail, naming `what`, if it still does not at the deadline (a bound on a
+    hang, not a timing verdict)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting, after {timeout:.0f} s, for {what}")
+        time.sleep(0.02)
 
 
 class ServerThread:

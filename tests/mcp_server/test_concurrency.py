@@ -21,6 +21,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
+from mcp_server.settings import Settings
 from tests.mcp_server.support.callers import TASK_MISSING, count, snapshot
 from tests.support import error_text, mcp_client, ok
 
@@ -285,14 +286,16 @@ async def test_twenty_concurrent_appends_with_one_key_store_one_batch(
         await psycopg.AsyncConnection.connect(database_url, autocommit=True) as observer,
     ):
         clients = [await stack.enter_async_context(mcp_client(mcp_url, user=user_id)) for _ in range(20)]
-        # Hold the conversation's row until all twenty calls are inside their transactions and waiting on it, so
-        # they truly overlap (over loopback they would otherwise mostly run one after another).
+        # Hold the conversation's row until as many calls as the server runs at once (its pool: the rest queue
+        # behind them) are inside their transactions and waiting on it, so that they truly overlap (over loopback
+        # they would otherwise mostly run one after another).
+        at_once = min(len(clients), Settings.model_fields["db_pool_size"].default)
         await blocker.execute("SELECT 1 FROM conversations WHERE id = %s FOR UPDATE", [cid])
         async with anyio.create_task_group() as group:
             for client in clients:
                 group.start_soon(retry, client)
             with anyio.fail_after(15):
-                while await waiting_for_locks(observer) < 20:
+                while await waiting_for_locks(observer) < at_once:
                     await anyio.sleep(0.01)
             await blocker.commit()
     assert len(answers) == 20 and all(answer == answers[0] for answer in answers)
