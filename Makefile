@@ -50,6 +50,8 @@ system-deps:
 model-deps: $(STAMP)
 	$(PY) -m devtools.llm prepare
 
+## The tool server under a Node load generator (calls/s, latency, server and Postgres CPU per call, new
+## connections, beside the HTTP and SQL floors), a chat turn's overhead, the caller's cost (~10 min).
 bench: $(STAMP)
 	$(PY) -m bench
 

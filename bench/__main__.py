@@ -1,8 +1,9 @@
-"""`python -m bench` runs every benchmark and prints its figures."""
+"""`python -m bench` runs the benchmarks of `make bench` and prints their figures: the tool server under a Node load
+generator (bench.server), a chat turn's overhead, the cost of resolving the caller."""
 
-from bench import caller_cost, tool_latency, turn_overhead
+from bench import caller_cost, server, turn_overhead
 
 if __name__ == "__main__":
-    tool_latency.main()
+    server.main()
     turn_overhead.main()
     caller_cost.main()
