@@ -4,6 +4,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.offline.replies import error_for_people
 from app.steps import ToolStep, steps_from_history
 from contract.schemas import MessageOut
 from contract.tools import ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, REOPEN_TASK, UPDATE_TASK
@@ -26,9 +27,10 @@ def step_label(name: str, arguments: dict[str, Any]) -> str:
 
 
 def step_summary(step: ToolStep) -> str:
-    """What changed, in a few words: 'Added task 3: buy milk', 'Listed 4 of 4 tasks', or the error."""
+    """What changed, in a few words: 'Added task 3: buy milk', 'Listed 4 of 4 tasks', or the error, worded for the
+    person reading it (the tool's sentence says what to call; the person reads what to say)."""
     if step.error is not None:
-        return f"{step.name} failed: {step.error}"
+        return f"{step.name} failed: {error_for_people(step.error)}"
     result = step.result or {}
     if step.name == LIST_TASKS:
         return f"Listed {len(result.get('tasks', []))} of {result.get('total', 0)} tasks"

@@ -9,6 +9,7 @@ import pytest
 from app.agent import Agent, Notice, StepFinished, StepStarted, TextDelta
 from app.client import McpConnection, TodoClient
 from app.settings import UISettings
+from app.views import step_summary
 from devtools.fake_model import Call, CutStream, Delay, FakeOpenAI, Garbage, Reply, Status, Text, ToolCalls
 from tests.support import TOKEN
 
@@ -321,3 +322,8 @@ def test_the_offline_assistant_words_a_missing_task_for_a_person(todo: TodoClien
     assert "list_tasks" not in reply
     [step] = [event.step for event in events if isinstance(event, StepFinished)]
     assert step.error == "Task 99 does not exist. Call list_tasks to see the task numbers."
+    # The step's label, which the person sees above the reply, is worded for them too.
+    assert (
+        step_summary(step)
+        == "complete_task failed: Task 99 does not exist. Say “what's open?” to see the task numbers."
+    )
