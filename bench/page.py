@@ -19,7 +19,6 @@ earlier commit) against this checkout's server, for before-and-after figures fro
 import argparse
 import contextlib
 import functools
-import json
 import os
 import re
 import statistics
@@ -36,8 +35,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.client import McpConnection, TodoClient
 from bench.common import SERVICE_TOKEN, running_stack
-from contract.schemas import MessageIn
 from devtools.browser import launch_chromium
+from devtools.history import seed_conversation
 from devtools.servers import ROOT, free_port, wait_until_ready
 
 SIZES = (0, 50, 200)
@@ -112,29 +111,6 @@ class Figures:
         return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
 
 
-def seed(todo: TodoClient, title: str, messages: int, tag: str) -> uuid.UUID:
-    """A conversation of `messages` stored messages (whole offline-style turns), as the agent stores them."""
-    conversation = todo.create_conversation(title)
-    batch: list[MessageIn] = []
-    for number in range(1, messages // 4 + 1):
-        call_id = f"call_{number}"
-        arguments = {"title": f"{tag} errand {number}"}
-        result = {"id": number, "title": arguments["title"], "priority": "medium", "completed": False}
-        call = {"id": call_id, "type": "function", "function": {"name": "add_task", "arguments": json.dumps(arguments)}}
-        batch += [
-            MessageIn(role="user", content=f"add {tag} errand {number}"),
-            MessageIn(role="assistant", tool_calls=[call]),
-            MessageIn(role="tool", tool_call_id=call_id, content=json.dumps(result)),
-            MessageIn(role="assistant", content=f"Added task {number}: {tag} errand {number}."),
-        ]
-        if len(batch) >= 96:
-            todo.append_messages(conversation.conversation_id, batch)
-            batch = []
-    if batch:
-        todo.append_messages(conversation.conversation_id, batch)
-    return conversation.conversation_id
-
-
 @contextlib.contextmanager
 def page_process(root: Path, mcp_url: str, log: Path) -> Iterator[str]:
     """`python -m app` from `root`, on the offline assistant, signing users in by the header; its URL."""
@@ -192,8 +168,8 @@ def run_size(context: BrowserContext, url: str, mcp_url: str, size: int, repeats
                 todo.complete_task(task.id)
         # Pairs of conversations, the pair used first made last: it is at the top of the sidebar's list.
         for r in reversed(range(repeats + 1)):
-            seed(todo, f"bench {size} A{r}", size, f"A{r}")
-            seed(todo, f"bench {size} B{r}", size, f"B{r}")
+            seed_conversation(todo, f"bench {size} A{r}", size // 4, f"A{r} errand")
+            seed_conversation(todo, f"bench {size} B{r}", size // 4, f"B{r} errand")
         ids = {c.title: c.conversation_id for c in todo.list_conversations(limit=2 * repeats + 2).conversations}
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)

@@ -57,6 +57,7 @@ from mcp.shared.inbound import (
 
 from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN as TOKEN
+from bench.common import code_version
 from bench.load.cpu import process_table
 from bench.stats import percentile
 from bench.tool_latency import ADD_SQL, LIST_SQL
@@ -376,20 +377,6 @@ async def sql_floor(sampler: Sampler, tool: str, connections: int, duration: flo
 # The run
 
 
-def code_version() -> str:
-    """The commit measured, and whether the server's code differs from it (read-only git)."""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "mcp_server", "contract"], cwd=ROOT, env=env)
-    except OSError:
-        return "unknown"
-    changed = " with uncommitted changes in mcp_server/ or contract/" if dirty.returncode else ""
-    return (head.stdout.strip() or "unknown") + changed
-
-
 def run(args: argparse.Namespace, workers: int) -> list[Point]:
     tools = [x for x in args.tools.split(",") if x]
     levels = [int(x) for x in args.connections.split(",")]
@@ -413,7 +400,7 @@ def run(args: argparse.Namespace, workers: int) -> list[Point]:
             sampler.close()
     print(
         f"\n### The MCP server under loadgen.mjs: {workers} server process(es); machine: {os.cpu_count()} cores; "
-        f"commit {code_version()}; node {subprocess.run([node(), '--version'], capture_output=True, text=True).stdout.strip()}"
+        f"commit {code_version('mcp_server', 'contract')}; node {subprocess.run([node(), '--version'], capture_output=True, text=True).stdout.strip()}"
     )
     print(
         f"tools {args.duration:g} s measured after {args.warmup:g} s warm-up; floors {args.floor_duration:g} s after "

@@ -5,31 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import time
 from typing import Any
 
 import bench.load
-from bench.common import running_stack
+from bench.common import code_version, running_stack
 from bench.load import ROOT
 from bench.load.measure import Point, measure
 from bench.load.plot import PLOTS, plot
 from bench.load.processes import Stack
 from bench.load.report import floor_report, point_report, saturation_report, targets_report
 from bench.tool_latency import OPERATIONS, sql_round, tool_round
-
-
-def code_version() -> str:
-    """The commit measured, and whether app/ or mcp_server/ differ from it (read-only git)."""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "app", "mcp_server"], cwd=ROOT, env=env)
-    except OSError:
-        return "unknown"
-    return head.stdout.strip() + (" with uncommitted changes in app/ or mcp_server/" if dirty.returncode else "")
 
 
 def main() -> None:
@@ -64,7 +50,7 @@ def main() -> None:
             f"\n## Load: {args.users} simulated users, think time mean {args.think:g} s, {args.duration:g} s per run "
             f"({args.workers} MCP server process(es); machine: {os.cpu_count()} cores, load average "
             f"{os.getloadavg()[0]:.1f} before the run); "
-            f"code: {code_version()}"
+            f"code: {code_version('app', 'mcp_server')}"
         )
         common: dict[str, Any] = {"seed": args.seed, "history_turns": args.history}
         single = measure(stack, 1, 120, think_mean=0, max_turns=args.single_turns, **common)

@@ -2,7 +2,6 @@
 past tool steps draw their details only when opened, a turn still works at 200 stored messages, and a new
 conversation is listed and highlighted while its first turn runs. Timing belongs to `make bench-page`."""
 
-import json
 import uuid
 from collections.abc import Iterator
 
@@ -11,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from app.client import McpConnection, TodoClient
 from app.views import EARLIER, SHOWN
-from contract.schemas import MessageIn
 from devtools.fake_model import Call, FakeOpenAI, Gate, Text, ToolCalls
+from devtools.history import seed_conversation
 from tests.app.support.browser import (
     Pages,
     StreamlitApp,
@@ -28,37 +27,6 @@ from tests.support import TOKEN
 
 pytestmark = pytest.mark.browser
 TURNS = 50  # 4 stored messages each: the user's, the tool call, its result, the reply
-
-
-def seed(todo: TodoClient, turns: int) -> uuid.UUID:
-    """A conversation of `turns` offline-style turns, each with an add_task step, as the agent stores them."""
-    conversation = todo.create_conversation("a long one")
-    batch: list[MessageIn] = []
-    for number in range(1, turns + 1):
-        call_id = f"call_{number}"
-        arguments = {"title": f"errand {number}"}
-        result = {"id": number, "title": f"errand {number}", "priority": "medium", "completed": False}
-        batch += [
-            MessageIn(role="user", content=f"add errand {number}"),
-            MessageIn(
-                role="assistant",
-                tool_calls=[
-                    {
-                        "id": call_id,
-                        "type": "function",
-                        "function": {"name": "add_task", "arguments": json.dumps(arguments)},
-                    }
-                ],
-            ),
-            MessageIn(role="tool", tool_call_id=call_id, content=json.dumps(result)),
-            MessageIn(role="assistant", content=f"Added task {number}: errand {number}."),
-        ]
-        if len(batch) >= 96:
-            todo.append_messages(conversation.conversation_id, batch)
-            batch = []
-    if batch:
-        todo.append_messages(conversation.conversation_id, batch)
-    return conversation.conversation_id
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +45,7 @@ def long_app(mcp_url: str, long_user: str, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def long_conversation(mcp_url: str, long_user: str) -> uuid.UUID:
     with McpConnection(mcp_url, TOKEN) as connection:
-        return seed(TodoClient(connection, acting_for=long_user), TURNS)
+        return seed_conversation(TodoClient(connection, acting_for=long_user), "a long one", TURNS)
 
 
 def user_message_texts(page: Page, count: int) -> list[str]:

@@ -5,7 +5,7 @@ loopback that answers wrongly, it counts errors and the bench reports them; agai
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN
 from bench.server import failures, loadgen_config, run_loadgen
+from tests.support import serving_http
 
 
 def task(number: int) -> dict[str, Any]:
@@ -66,15 +67,8 @@ class StandIn(BaseHTTPRequestHandler):
 @pytest.fixture
 def stand_in() -> Iterator[tuple[str, type[StandIn]]]:
     handler = type("Handler", (StandIn,), {"first": {}, "added": {}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/mcp", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving_http(handler) as base_url:
+        yield f"{base_url}/mcp", handler
 
 
 def run(url: str, tool: str) -> dict[str, Any]:

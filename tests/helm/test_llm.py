@@ -10,11 +10,10 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +43,7 @@ from tests.helm.support import (
     secret_ref,
     selects,
 )
+from tests.support import serving_http
 
 LLM_SCENARIOS = ("minikube", "llm-from-a-url-into-an-empty-dir", "llm-from-an-existing-claim")
 DEFAULTS = load_values_file("values.yaml")
@@ -350,14 +350,8 @@ def file_server(root: Path) -> Iterator[tuple[str, list[str]]]:
             requested.append(self.path)
             super().do_GET()
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", requested
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving_http(partial(Handler, directory=str(root))) as base_url:
+        yield base_url, requested
 
 
 def download_script() -> str:
