@@ -138,7 +138,7 @@ async def resolve_alone(
             samples.append((time.perf_counter() - started) * 1e6)
         figures[name] = samples
     await verifier.aclose()
-    db.dispose()
+    await db.close()
     return figures
 
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -232,7 +231,8 @@ class Authenticator:
         if cached is not None and now - cached[0] < self._cache_seconds:
             _, found, expires = cached
             return found if expires is None or time.time() < expires else None
-        row = await anyio.to_thread.run_sync(self._lookup, hashed)
+        async with self._db.connection() as conn:
+            row = await tokens.owner(conn, hashed)
         if row is None:
             self._cache.pop(hashed, None)
             return None
@@ -241,10 +241,6 @@ class Authenticator:
             self._cache.clear()
         self._cache[hashed] = (now, found, row.expires_at.timestamp() if row.expires_at else None)
         return found
-
-    def _lookup(self, hashed: str) -> Any:
-        with self._db.transaction() as conn:
-            return tokens.owner(conn, hashed)
 
 
 def zone_named(name: str | None) -> dt.tzinfo | Refusal:

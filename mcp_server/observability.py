@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.db import PoolStats
+
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -36,10 +38,10 @@ def observe_tool_call(tool: str, outcome: str, started: float) -> None:
     TOOL_SECONDS.labels(tool).observe(time.perf_counter() - started)
 
 
-def metrics_response(pool: Any) -> Response:
-    POOL_CONNECTIONS.labels("checked_out").set(pool.checkedout())
-    POOL_CONNECTIONS.labels("idle").set(pool.checkedin())
-    POOL_CONNECTIONS.labels("size").set(pool.size())
+def metrics_response(pool: PoolStats) -> Response:
+    POOL_CONNECTIONS.labels("checked_out").set(pool.checked_out)
+    POOL_CONNECTIONS.labels("idle").set(pool.idle)
+    POOL_CONNECTIONS.labels("size").set(pool.size)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -147,7 +146,7 @@ def build_server(db: Database, settings: Settings, authenticator: Authenticator)
     @mcp.custom_route("/readyz", methods=["GET"])
     async def readyz(request: Request) -> Response:
         try:
-            revision = await anyio.to_thread.run_sync(db.schema_revision)
+            revision = await db.schema_revision()
         except Exception as exc:  # any failure to reach the database means not ready
             log.warning("readiness check failed: %s", type(exc).__name__)
             return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
@@ -160,7 +159,7 @@ def build_server(db: Database, settings: Settings, authenticator: Authenticator)
 
     @mcp.custom_route("/metrics", methods=["GET"])
     async def metrics(request: Request) -> Response:
-        return metrics_response(db.engine.pool)
+        return metrics_response(db.stats())
 
     return mcp
 
@@ -213,12 +212,11 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        db.limit_threads()
         async with inner_lifespan(app) as state:
             yield state
         if verifier is not None:
             await verifier.aclose()
-        db.dispose()
+        await db.close()
 
     app.router.lifespan_context = lifespan
     app.add_middleware(

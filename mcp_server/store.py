@@ -1,9 +1,10 @@
-"""Database access for the tools: small functions that take a connection (one transaction) and one user's id.
+"""Database access for the tools: small async functions that take a connection (mcp_server/db.py) and one user's id.
 
 Every statement is written once in SQLAlchemy Core against the mapped tables and compiled once per shape
 (`Query`); a call only binds parameters and runs the SQL through psycopg (which prepares it on the server after a
 few runs). SQLAlchemy's per-execution work (cache key, compile cache lookup, result processing) was about 60% of a
-tool call's server CPU; see docs/performance.md.
+tool call's server CPU; see docs/performance.md. The connections are in autocommit mode, so each statement commits
+on its own: every write here is one statement, but append_messages, which runs in the transaction its tool opens.
 """
 
 import datetime as dt
@@ -12,14 +13,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
     BigInteger,
-    Connection,
-    CursorResult,
     Date,
     Executable,
-    Row,
     String,
     Text,
     any_,
@@ -37,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 
 from contract.schemas import (
     ConversationHit,
@@ -50,6 +48,7 @@ from contract.schemas import (
     TaskOut,
 )
 from contract.titles import cut_at_word, one_line, title_from
+from mcp_server.db import Connection
 from mcp_server.errors import NotFound
 from mcp_server.models import (
     SEARCH_CONFIG,
@@ -64,6 +63,30 @@ from mcp_server.models import (
 DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
 
 
+Row = Any  # a named tuple: a column's value is the attribute of its name
+
+
+class Rows:
+    """What a statement returned, read in full."""
+
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+
+    def all(self) -> list[Row]:
+        return self.rows
+
+    def first(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> Row:
+        if len(self.rows) != 1:
+            raise LookupError(f"expected one row, the statement returned {len(self.rows)}")
+        return self.rows[0]
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+
 class Query:
     """A Core statement compiled once; `run` binds named parameters and executes it through the driver."""
 
@@ -75,8 +98,9 @@ class Query:
             name: compiled.params[name] for bind, name in compiled.bind_names.items() if not bind.required
         }
 
-    def run(self, conn: Connection, **params: Any) -> CursorResult[Any]:
-        return conn.exec_driver_sql(self.sql, {**self.constants, **params})
+    async def run(self, conn: Connection, **params: Any) -> Rows:
+        cursor = await conn.execute(self.sql, {**self.constants, **params})
+        return Rows(await cursor.fetchall() if cursor.description is not None else [])
 
 
 def task_not_found(number: int) -> NotFound:
@@ -104,7 +128,7 @@ TASK_COLUMNS = (
 OWN_TASK = (Task.user_id == bindparam("user_id"), Task.number == bindparam("number"))
 
 
-def task_out(row: Row[Any]) -> TaskOut:
+def task_out(row: Row) -> TaskOut:
     return TaskOut(
         id=row.number,
         title=row.title,
@@ -173,7 +197,7 @@ UPDATABLE = {
 }
 
 
-def add_task(
+async def add_task(
     conn: Connection,
     user_id: str,
     *,
@@ -194,16 +218,15 @@ def add_task(
         "idempotency_key": idempotency_key,
     }
     if idempotency_key is None:
-        return task_out(INSERT_TASK.run(conn, **values).one())
-    existing = TASK_BY_KEY.run(conn, user_id=user_id, key=idempotency_key).first()
+        return task_out((await INSERT_TASK.run(conn, **values)).one())
+    existing = (await TASK_BY_KEY.run(conn, user_id=user_id, key=idempotency_key)).first()
     if existing is not None:
         return task_out(existing)
     try:
-        with conn.begin_nested():
-            return task_out(INSERT_TASK.run(conn, **values).one())
-    except IntegrityError:
+        return task_out((await INSERT_TASK.run(conn, **values)).one())
+    except psycopg.IntegrityError:
         # A concurrent retry with the same key committed first: answer with its task.
-        existing = TASK_BY_KEY.run(conn, user_id=user_id, key=idempotency_key).first()
+        existing = (await TASK_BY_KEY.run(conn, user_id=user_id, key=idempotency_key)).first()
         if existing is None:
             raise
         return task_out(existing)
@@ -242,7 +265,7 @@ def list_query(
     return Query(page), Query(select(func.count()).select_from(query.subquery()))
 
 
-def list_tasks(
+async def list_tasks(
     conn: Connection,
     user_id: str,
     *,
@@ -270,24 +293,24 @@ def list_tasks(
     }
     if search is not None:
         params["pattern"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = page.run(conn, **params, limit=limit, offset=offset).all()
+    rows = (await page.run(conn, **params, limit=limit, offset=offset)).all()
     if rows:
         return [task_out(row) for row in rows], rows[0].total
     # Past the last page the window count has no row to ride on; ask for it (only when it can be non-zero).
-    return [], count.run(conn, **params).scalar_one() if offset else 0
+    return [], (await count.run(conn, **params)).scalar_one() if offset else 0
 
 
-def get_task(conn: Connection, user_id: str, number: int) -> TaskOut:
-    row = TASK_BY_NUMBER.run(conn, user_id=user_id, number=number).first()
+async def get_task(conn: Connection, user_id: str, number: int) -> TaskOut:
+    row = (await TASK_BY_NUMBER.run(conn, user_id=user_id, number=number)).first()
     if row is None:
         raise task_not_found(number)
     return task_out(row)
 
 
-def set_completed(conn: Connection, user_id: str, number: int, completed: bool) -> TaskOut:
-    changed = (COMPLETE if completed else REOPEN).run(conn, user_id=user_id, number=number).first()
+async def set_completed(conn: Connection, user_id: str, number: int, completed: bool) -> TaskOut:
+    changed = (await (COMPLETE if completed else REOPEN).run(conn, user_id=user_id, number=number)).first()
     # Nothing changed: the task is already in that state, or it does not exist.
-    return task_out(changed) if changed is not None else get_task(conn, user_id, number)
+    return task_out(changed) if changed is not None else await get_task(conn, user_id, number)
 
 
 @lru_cache(maxsize=64)
@@ -296,17 +319,17 @@ def update_query(fields: frozenset[str]) -> Query:
     return Query(update(Task).where(*OWN_TASK).values(**values, updated_at=func.now()).returning(*TASK_COLUMNS))
 
 
-def update_task(conn: Connection, user_id: str, number: int, changes: dict[str, Any]) -> TaskOut:
+async def update_task(conn: Connection, user_id: str, number: int, changes: dict[str, Any]) -> TaskOut:
     if not changes:
-        return get_task(conn, user_id, number)
-    row = update_query(frozenset(changes)).run(conn, user_id=user_id, number=number, **changes).first()
+        return await get_task(conn, user_id, number)
+    row = (await update_query(frozenset(changes)).run(conn, user_id=user_id, number=number, **changes)).first()
     if row is None:
         raise task_not_found(number)
     return task_out(row)
 
 
-def delete_task(conn: Connection, user_id: str, number: int) -> TaskOut:
-    row = DELETE_TASK.run(conn, user_id=user_id, number=number).first()
+async def delete_task(conn: Connection, user_id: str, number: int) -> TaskOut:
+    row = (await DELETE_TASK.run(conn, user_id=user_id, number=number)).first()
     if row is None:
         raise task_not_found(number)
     return task_out(row)
@@ -482,44 +505,46 @@ SEARCH_CONVERSATIONS = Query(
 )
 
 
-def conversation_out(row: Row[Any]) -> ConversationOut:
+def conversation_out(row: Row) -> ConversationOut:
     return ConversationOut(
         conversation_id=row.id, title=row.title, created_at=row.created_at, updated_at=row.updated_at
     )
 
 
-def create_conversation(conn: Connection, user_id: str, title: str) -> ConversationOut:
-    row = CREATE_CONVERSATION.run(conn, conversation_id=uuid.uuid4(), user_id=user_id, title=title).one()
+async def create_conversation(conn: Connection, user_id: str, title: str) -> ConversationOut:
+    row = (await CREATE_CONVERSATION.run(conn, conversation_id=uuid.uuid4(), user_id=user_id, title=title)).one()
     return conversation_out(row)
 
 
-def get_conversation(
+async def get_conversation(
     conn: Connection, user_id: str, conversation_id: uuid.UUID, *, for_update: bool = False
 ) -> ConversationOut:
     query = CONVERSATION_FOR_UPDATE if for_update else CONVERSATION
-    row = query.run(conn, conversation_id=conversation_id, user_id=user_id).first()
+    row = (await query.run(conn, conversation_id=conversation_id, user_id=user_id)).first()
     if row is None:
         raise conversation_not_found(conversation_id)
     return conversation_out(row)
 
 
-def list_conversations(conn: Connection, user_id: str, *, limit: int, offset: int) -> tuple[list[ConversationOut], int]:
-    rows = CONVERSATIONS.run(conn, user_id=user_id, limit=limit, offset=offset).all()
+async def list_conversations(
+    conn: Connection, user_id: str, *, limit: int, offset: int
+) -> tuple[list[ConversationOut], int]:
+    rows = (await CONVERSATIONS.run(conn, user_id=user_id, limit=limit, offset=offset)).all()
     if rows:
         return [conversation_out(row) for row in rows], rows[0].total
-    return [], COUNT_CONVERSATIONS.run(conn, user_id=user_id).scalar_one() if offset else 0
+    return [], (await COUNT_CONVERSATIONS.run(conn, user_id=user_id)).scalar_one() if offset else 0
 
 
-def count_messages(conn: Connection, conversation_id: uuid.UUID) -> int:
-    return COUNT_MESSAGES.run(conn, conversation_id=conversation_id).scalar_one()
+async def count_messages(conn: Connection, conversation_id: uuid.UUID) -> int:
+    return (await COUNT_MESSAGES.run(conn, conversation_id=conversation_id)).scalar_one()
 
 
-def recent_messages(conn: Connection, conversation_id: uuid.UUID, limit: int | None) -> list[MessageOut]:
+async def recent_messages(conn: Connection, conversation_id: uuid.UUID, limit: int | None) -> list[MessageOut]:
     """The conversation's messages in order; with a limit, only the most recent ones."""
     if limit is None:
-        rows = ALL_MESSAGES.run(conn, conversation_id=conversation_id).all()
+        rows = (await ALL_MESSAGES.run(conn, conversation_id=conversation_id)).all()
     else:
-        rows = RECENT_MESSAGES.run(conn, conversation_id=conversation_id, limit=limit).all()[::-1]
+        rows = (await RECENT_MESSAGES.run(conn, conversation_id=conversation_id, limit=limit)).all()[::-1]
     return [
         MessageOut(
             role=row.role,
@@ -532,7 +557,7 @@ def recent_messages(conn: Connection, conversation_id: uuid.UUID, limit: int | N
     ]
 
 
-def append_messages(
+async def append_messages(
     conn: Connection,
     user_id: str,
     conversation_id: uuid.UUID,
@@ -544,28 +569,32 @@ def append_messages(
     With a key already used in this conversation nothing is stored and the first append's numbers come back."""
     # Locking the conversation row keeps concurrent appends to one conversation in order, and makes the key check
     # in APPEND_MESSAGES race-free: a concurrent append with the same key has committed before the lock is ours.
-    conversation = get_conversation(conn, user_id, conversation_id, for_update=True)
+    conversation = await get_conversation(conn, user_id, conversation_id, for_update=True)
     title = conversation.title
     if not title:
         title = title_from(next((m.content for m in messages if m.role == "user" and m.content.strip()), ""))
-    row = APPEND_MESSAGES.run(
-        conn,
-        conversation_id=conversation_id,
-        idempotency_key=idempotency_key,
-        title=title,
-        roles=[message.role for message in messages],
-        contents=[message.content for message in messages],
-        tool_calls=[
-            Jsonb([call.model_dump() for call in message.tool_calls]) if message.tool_calls else None
-            for message in messages
-        ],
-        tool_call_ids=[message.tool_call_id for message in messages],
+    row = (
+        await APPEND_MESSAGES.run(
+            conn,
+            conversation_id=conversation_id,
+            idempotency_key=idempotency_key,
+            title=title,
+            roles=[message.role for message in messages],
+            contents=[message.content for message in messages],
+            tool_calls=[
+                Jsonb([call.model_dump() for call in message.tool_calls]) if message.tool_calls else None
+                for message in messages
+            ],
+            tool_call_ids=[message.tool_call_id for message in messages],
+        )
     ).one()
     return row.appended, row.total_messages
 
 
-def rename_conversation(conn: Connection, user_id: str, conversation_id: uuid.UUID, title: str) -> ConversationOut:
-    row = RENAME_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id, title=title).first()
+async def rename_conversation(
+    conn: Connection, user_id: str, conversation_id: uuid.UUID, title: str
+) -> ConversationOut:
+    row = (await RENAME_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id, title=title)).first()
     if row is None:
         raise conversation_not_found(conversation_id)
     return conversation_out(row)
@@ -586,14 +615,14 @@ def search_terms(words: str) -> str | None:
     return " & ".join(values)
 
 
-def search_conversations(
+async def search_conversations(
     conn: Connection, user_id: str, words: str, *, limit: int
 ) -> tuple[list[ConversationHit], int]:
     """The user's conversations that match, best first, and how many match in all."""
     tsquery = search_terms(words)
     if tsquery is None:
         return [], 0
-    rows = SEARCH_CONVERSATIONS.run(conn, user_id=user_id, tsquery=tsquery, limit=limit).all()
+    rows = (await SEARCH_CONVERSATIONS.run(conn, user_id=user_id, tsquery=tsquery, limit=limit)).all()
     hits = [
         ConversationHit(
             conversation_id=row.id,
@@ -607,6 +636,6 @@ def search_conversations(
     return hits, rows[0].total if rows else 0
 
 
-def delete_conversation(conn: Connection, user_id: str, conversation_id: uuid.UUID) -> None:
-    if DELETE_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id).first() is None:
+async def delete_conversation(conn: Connection, user_id: str, conversation_id: uuid.UUID) -> None:
+    if (await DELETE_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id)).first() is None:
         raise conversation_not_found(conversation_id)

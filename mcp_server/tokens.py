@@ -9,14 +9,14 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
-from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from contract.schemas import AccessTokenOut, NewAccessToken
+from mcp_server.db import Connection
 from mcp_server.errors import NotFound
 from mcp_server.models import PersonalToken
-from mcp_server.store import Query
+from mcp_server.store import Query, Row
 
 PREFIX = "todo_pat_"
 LAST_USED_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most this often per token
@@ -81,7 +81,7 @@ OWNER = Query(
 TOUCH = Query(update(PersonalToken).where(PersonalToken.id == bindparam("token_id")).values(last_used_at=func.now()))
 
 
-def token_out(row: Row[Any]) -> AccessTokenOut:
+def token_out(row: Row) -> AccessTokenOut:
     return AccessTokenOut(
         token_id=row.id,
         name=row.name,
@@ -91,37 +91,38 @@ def token_out(row: Row[Any]) -> AccessTokenOut:
     )
 
 
-def create(conn: Connection, user_id: str, name: str, expires_in_days: int | None) -> NewAccessToken:
+async def create(conn: Connection, user_id: str, name: str, expires_in_days: int | None) -> NewAccessToken:
     token = new_token()
     expires_at = None
     if expires_in_days is not None:
         expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days)
-    row = CREATE.run(
+    created = await CREATE.run(
         conn,
         token_id=uuid.uuid4(),
         user_id=user_id,
         name=name,
         token_hash=token_hash(token),
         expires_at=expires_at,
-    ).one()
+    )
+    row = created.one()
     return NewAccessToken(**token_out(row).model_dump(), token=token)
 
 
-def list_active(conn: Connection, user_id: str) -> list[AccessTokenOut]:
-    return [token_out(row) for row in LIST.run(conn, user_id=user_id).all()]
+async def list_active(conn: Connection, user_id: str) -> list[AccessTokenOut]:
+    return [token_out(row) for row in (await LIST.run(conn, user_id=user_id)).all()]
 
 
-def revoke(conn: Connection, user_id: str, token_id: uuid.UUID) -> str:
+async def revoke(conn: Connection, user_id: str, token_id: uuid.UUID) -> str:
     """Revoke one of the user's active tokens; returns its hash (so this process forgets it at once)."""
-    row = REVOKE.run(conn, token_id=token_id, user_id=user_id).first()
+    row = (await REVOKE.run(conn, token_id=token_id, user_id=user_id)).first()
     if row is None:
         raise token_not_found(token_id)
     return row.token_hash
 
 
-def owner(conn: Connection, hashed: str) -> Row[Any] | None:
+async def owner(conn: Connection, hashed: str) -> Row | None:
     """The active token with this hash (id, user_id, expires_at), noting that it was used."""
-    row = OWNER.run(conn, token_hash=hashed).first()
+    row = (await OWNER.run(conn, token_hash=hashed)).first()
     if row is not None and (row.last_used_at is None or row.last_used_at < dt.datetime.now(dt.UTC) - LAST_USED_EVERY):
-        TOUCH.run(conn, token_id=row.id)
+        await TOUCH.run(conn, token_id=row.id)
     return row

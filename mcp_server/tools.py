@@ -1,4 +1,4 @@
-"""The MCP tools. Each tool is one typed function: its docstring is its description, its types its schema.
+"""The MCP tools. Each tool is one typed async function: its docstring is its description, its types its schema.
 
 Every tool acts for the caller the server resolved from the request's credential (`caller(ctx)`); none takes a
 user argument. Date arguments take YYYY-MM-DD or a phrase ("friday", "in 3 days"), which the tool resolves from
@@ -82,7 +82,7 @@ def day(ctx: Context, argument: str, text: str | None) -> dt.date | None:
 
 def register_task_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(name=names.ADD_TASK, title="Add a task", meta=FOR_MODEL, annotations=CREATE)
-    def add_task(
+    async def add_task(
         ctx: Context,
         title: Title,
         description: Description = "",
@@ -93,8 +93,8 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
     ) -> TaskOut:
         """Add a task to the user's list and return it with its number."""
         due = day(ctx, "due_date", due_date)
-        with db.transaction() as conn:
-            return store.add_task(
+        async with db.connection() as conn:
+            return await store.add_task(
                 conn,
                 caller(ctx).user_id,
                 title=title,
@@ -106,7 +106,7 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             )
 
     @mcp.tool(name=names.LIST_TASKS, title="List tasks", meta=FOR_MODEL, annotations=READ)
-    def list_tasks(
+    async def list_tasks(
         ctx: Context,
         status: Annotated[Status, Field(description="open (default), done, or all")] = "open",
         priority: Priority | None = None,
@@ -120,8 +120,8 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
     ) -> TaskList:
         """List the user's tasks with filters and sorting; returns the page of tasks and the total count."""
         who, before = caller(ctx), day(ctx, "due_before", due_before)
-        with db.transaction() as conn:
-            tasks, total = store.list_tasks(
+        async with db.connection() as conn:
+            tasks, total = await store.list_tasks(
                 conn,
                 who.user_id,
                 status=status,
@@ -138,19 +138,19 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
             return TaskList(tasks=tasks, total=total)
 
     @mcp.tool(name=names.COMPLETE_TASK, title="Complete a task", meta=FOR_MODEL, annotations=CHANGE)
-    def complete_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
+    async def complete_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a task as done."""
-        with db.transaction() as conn:
-            return store.set_completed(conn, caller(ctx).user_id, task_id, True)
+        async with db.connection() as conn:
+            return await store.set_completed(conn, caller(ctx).user_id, task_id, True)
 
     @mcp.tool(name=names.REOPEN_TASK, title="Reopen a task", meta=FOR_MODEL, annotations=CHANGE)
-    def reopen_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
+    async def reopen_task(ctx: Context, task_id: TaskNumber) -> TaskOut:
         """Mark a done task as open again."""
-        with db.transaction() as conn:
-            return store.set_completed(conn, caller(ctx).user_id, task_id, False)
+        async with db.connection() as conn:
+            return await store.set_completed(conn, caller(ctx).user_id, task_id, False)
 
     @mcp.tool(name=names.UPDATE_TASK, title="Update a task", meta=FOR_MODEL, annotations=CHANGE)
-    def update_task(
+    async def update_task(
         ctx: Context,
         task_id: TaskNumber,
         title: Title | None = None,
@@ -176,43 +176,43 @@ def register_task_tools(mcp: MCPServer, db: Database) -> None:
         }
         if clear_due_date:
             changes["due_date"] = None
-        with db.transaction() as conn:
-            return store.update_task(conn, caller(ctx).user_id, task_id, changes)
+        async with db.connection() as conn:
+            return await store.update_task(conn, caller(ctx).user_id, task_id, changes)
 
     @mcp.tool(name=names.DELETE_TASK, title="Delete a task", meta=FOR_MODEL, annotations=DELETE)
-    def delete_task(ctx: Context, task_id: TaskNumber) -> DeletedTask:
+    async def delete_task(ctx: Context, task_id: TaskNumber) -> DeletedTask:
         """Delete a task for good; its number is not reused."""
-        with db.transaction() as conn:
-            return DeletedTask(task=store.delete_task(conn, caller(ctx).user_id, task_id))
+        async with db.connection() as conn:
+            return DeletedTask(task=await store.delete_task(conn, caller(ctx).user_id, task_id))
 
 
 def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
     @mcp.tool(name=names.CREATE_CONVERSATION, title="Start a conversation", annotations=CREATE)
-    def create_conversation(
+    async def create_conversation(
         ctx: Context,
         title: ConversationTitle = "",
     ) -> ConversationOut:
         """Start a new, empty conversation."""
-        with db.transaction() as conn:
-            return store.create_conversation(conn, caller(ctx).user_id, given_title(title))
+        async with db.connection() as conn:
+            return await store.create_conversation(conn, caller(ctx).user_id, given_title(title))
 
     @mcp.tool(name=names.LIST_CONVERSATIONS, title="List conversations", annotations=READ)
-    def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
+    async def list_conversations(ctx: Context, limit: Limit = 20, offset: Offset = 0) -> ConversationList:
         """List the user's conversations, most recently active first."""
-        with db.transaction() as conn:
-            conversations, total = store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
+        async with db.connection() as conn:
+            conversations, total = await store.list_conversations(conn, caller(ctx).user_id, limit=limit, offset=offset)
             return ConversationList(conversations=conversations, total=total)
 
     @mcp.tool(name=names.SEARCH_CONVERSATIONS, title="Search conversations", annotations=READ)
-    def search_conversations(ctx: Context, query: ConversationQuery, limit: Limit = 20) -> ConversationSearch:
+    async def search_conversations(ctx: Context, query: ConversationQuery, limit: Limit = 20) -> ConversationSearch:
         """Find the user's conversations whose title or messages (the user's and the assistant's, not tool results)
         hold every word of the query, the last word as a prefix; best match first, each with a snippet."""
-        with db.transaction() as conn:
-            hits, total = store.search_conversations(conn, caller(ctx).user_id, query, limit=limit)
+        async with db.connection() as conn:
+            hits, total = await store.search_conversations(conn, caller(ctx).user_id, query, limit=limit)
             return ConversationSearch(conversations=hits, total=total)
 
     @mcp.tool(name=names.GET_CONVERSATION, title="Read a conversation", annotations=READ)
-    def get_conversation(
+    async def get_conversation(
         ctx: Context,
         conversation_id: ConversationId,
         limit: Annotated[
@@ -220,10 +220,10 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         ] = None,
     ) -> ConversationWithMessages:
         """A conversation with its messages in order (tool calls and results included)."""
-        with db.transaction() as conn:
-            conversation = store.get_conversation(conn, caller(ctx).user_id, conversation_id)
-            messages = store.recent_messages(conn, conversation_id, limit)
-            total = store.count_messages(conn, conversation_id) if limit is not None else len(messages)
+        async with db.connection() as conn:
+            conversation = await store.get_conversation(conn, caller(ctx).user_id, conversation_id)
+            messages = await store.recent_messages(conn, conversation_id, limit)
+            total = await store.count_messages(conn, conversation_id) if limit is not None else len(messages)
             return ConversationWithMessages(
                 **conversation.model_dump(),
                 messages=messages,
@@ -231,7 +231,7 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
             )
 
     @mcp.tool(name=names.APPEND_MESSAGES, title="Append messages", annotations=CREATE)
-    def append_messages(
+    async def append_messages(
         ctx: Context,
         conversation_id: ConversationId,
         messages: Messages,
@@ -239,30 +239,30 @@ def register_conversation_tools(mcp: MCPServer, db: Database) -> None:
         recent: Recent = 0,
     ) -> AppendResult:
         """Append messages to a conversation, all or none; a retry with the same idempotency_key stores nothing."""
-        with db.transaction() as conn:
-            appended, total = store.append_messages(
+        async with db.transaction() as conn:  # the conversation stays locked until the batch is in
+            appended, total = await store.append_messages(
                 conn, caller(ctx).user_id, conversation_id, messages, idempotency_key=idempotency_key
             )
             return AppendResult(
                 conversation_id=conversation_id,
                 appended=appended,
                 total_messages=total,
-                messages=store.recent_messages(conn, conversation_id, recent) if recent else [],
+                messages=await store.recent_messages(conn, conversation_id, recent) if recent else [],
             )
 
     @mcp.tool(name=names.RENAME_CONVERSATION, title="Rename a conversation", annotations=CHANGE)
-    def rename_conversation(
+    async def rename_conversation(
         ctx: Context, conversation_id: ConversationId, title: NewConversationTitle
     ) -> ConversationOut:
         """Give a conversation a new title; it keeps its place in the list (updated_at is its last activity)."""
-        with db.transaction() as conn:
-            return store.rename_conversation(conn, caller(ctx).user_id, conversation_id, given_title(title))
+        async with db.connection() as conn:
+            return await store.rename_conversation(conn, caller(ctx).user_id, conversation_id, given_title(title))
 
     @mcp.tool(name=names.DELETE_CONVERSATION, title="Delete a conversation", annotations=DELETE)
-    def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:
+    async def delete_conversation(ctx: Context, conversation_id: ConversationId) -> DeletedConversation:
         """Delete a conversation and all its messages."""
-        with db.transaction() as conn:
-            store.delete_conversation(conn, caller(ctx).user_id, conversation_id)
+        async with db.connection() as conn:
+            await store.delete_conversation(conn, caller(ctx).user_id, conversation_id)
             return DeletedConversation(conversation_id=conversation_id)
 
 
@@ -270,30 +270,30 @@ def register_token_tools(mcp: MCPServer, db: Database, authenticator: Authentica
     @mcp.tool(
         name=names.CREATE_ACCESS_TOKEN, title="Create a personal access token", meta=SIGNED_IN_ONLY, annotations=CREATE
     )
-    def create_access_token(
+    async def create_access_token(
         ctx: Context,
         name: TokenName,
         expires_in_days: ExpiresInDays | None = None,
     ) -> NewAccessToken:
         """Create a personal access token for the user's own MCP clients and notebooks; the token is in this
         answer only (only its hash is kept)."""
-        with db.transaction() as conn:
-            return tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
+        async with db.connection() as conn:
+            return await tokens.create(conn, caller(ctx).user_id, name, expires_in_days)
 
     @mcp.tool(name=names.LIST_ACCESS_TOKENS, title="List personal access tokens", meta=SIGNED_IN_ONLY, annotations=READ)
-    def list_access_tokens(ctx: Context) -> AccessTokenList:
+    async def list_access_tokens(ctx: Context) -> AccessTokenList:
         """The user's active personal access tokens, newest first (never the tokens themselves)."""
-        with db.transaction() as conn:
-            return AccessTokenList(tokens=tokens.list_active(conn, caller(ctx).user_id))
+        async with db.connection() as conn:
+            return AccessTokenList(tokens=await tokens.list_active(conn, caller(ctx).user_id))
 
     @mcp.tool(
         name=names.REVOKE_ACCESS_TOKEN, title="Revoke a personal access token", meta=SIGNED_IN_ONLY, annotations=DELETE
     )
-    def revoke_access_token(
+    async def revoke_access_token(
         ctx: Context, token_id: Annotated[uuid.UUID, Field(description="The token's id, from list_access_tokens.")]
     ) -> RevokedAccessToken:
         """Revoke a personal access token: it stops working at once."""
-        with db.transaction() as conn:
-            hashed = tokens.revoke(conn, caller(ctx).user_id, token_id)
+        async with db.connection() as conn:
+            hashed = await tokens.revoke(conn, caller(ctx).user_id, token_id)
         authenticator.forget(hashed)
         return RevokedAccessToken(token_id=token_id)

@@ -167,18 +167,18 @@ async def test_a_revoked_token_stops_on_every_replica_within_the_cache_time(data
     db = Database(sqlalchemy_url(database_url))
     replica = Authenticator(TOKEN_SHA256, db, clock=lambda: now[0])
     user = f"replica-{uuid.uuid4().hex[:8]}@example.com"
-    with db.transaction() as conn:
-        created = tokens.create(conn, user, "laptop", None)
+    async with db.connection() as conn:
+        created = await tokens.create(conn, user, "laptop", None)
     assert await replica.resolve(f"Bearer {created.token}", None) == Caller(user, "personal", created.token_id)
-    with db.transaction() as conn:
-        tokens.revoke(conn, user, created.token_id)  # on another replica
+    async with db.connection() as conn:
+        await tokens.revoke(conn, user, created.token_id)  # on another replica
     now[0] += CACHE_SECONDS / 2
     assert isinstance(await replica.resolve(f"Bearer {created.token}", None), Caller)
     now[0] += CACHE_SECONDS / 2
     outcome = await replica.resolve(f"Bearer {created.token}", None)
     assert isinstance(outcome, Refusal) and outcome.status == 401
     assert CACHE_SECONDS < 1
-    db.dispose()
+    await db.close()
 
 
 async def test_only_a_hash_of_a_token_is_stored(database_url: str, client: Client) -> None:

@@ -1,6 +1,6 @@
-"""The server's database pool and its concurrent tool executions agree by construction: DB_POOL_SIZE sets both, so
-a burst of calls never opens a connection beyond the pool (each one a new Postgres backend, which is where the
-CPU went under load) and never closes one on its return.
+"""The server's database pool is fixed by construction: at most DB_POOL_SIZE connections, kept open, so a burst of
+calls waits for a free one and never opens a connection beyond the pool (each one a new Postgres backend, which is
+where the CPU went under load) nor closes one on its return.
 
 The server runs as its own process on a database of its own, so that Postgres's session counter for that database
 (`pg_stat_database.sessions`) counts exactly the server's connections.
@@ -86,7 +86,7 @@ def test_a_thousand_concurrent_calls_open_at_most_the_pools_connections(
 ) -> None:
     name, url = own_database
     before = sessions(pg, name)
-    with McpProcess(url, DB_POOL_SIZE=str(POOL)) as server:
+    with McpProcess(url, DB_POOL_SIZE=str(POOL), MCP_MIGRATE_ON_START="false") as server:  # migrated above
         succeeded = asyncio.run(burst(server.url, server.service_token))
     assert all(succeeded), f"{succeeded.count(False)} of {CALLS} calls failed"
     opened = sessions(pg, name) - before

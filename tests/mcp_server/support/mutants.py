@@ -172,8 +172,8 @@ MUTANTS = [
         "refused update still writes",
         TOOLS,
         "        if clear_due_date and due_date is not None:\n            raise InvalidArguments(",
-        "        if clear_due_date and due_date is not None:\n            with db.transaction() as conn:\n"
-        '                store.update_task(conn, caller(ctx).user_id, task_id, {"due_date": due_date})\n'
+        "        if clear_due_date and due_date is not None:\n            async with db.connection() as conn:\n"
+        '                await store.update_task(conn, caller(ctx).user_id, task_id, {"due_date": due_date})\n'
         "            raise InvalidArguments(",
         [UPDATES],
     ),
@@ -231,8 +231,8 @@ MUTANTS = [
     Mutant(
         "most recent N in the wrong order",
         STORE,
-        "limit=limit).all()[::-1]",
-        "limit=limit).all()",
+        "limit=limit)).all()[::-1]",
+        "limit=limit)).all()",
         [READS],
     ),
     Mutant(
@@ -245,18 +245,18 @@ MUTANTS = [
     Mutant(
         "delete_conversation deletes nothing",
         STORE,
-        "    if DELETE_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id).first() is None:",
-        "    if CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id).first() is None:",
+        "    if (await DELETE_CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id)).first() is None:",
+        "    if (await CONVERSATION.run(conn, conversation_id=conversation_id, user_id=user_id)).first() is None:",
         [PROP + "[delete_conversation]"],
     ),
     # Isolation
     Mutant(
         "another user's task answers differently",
         STORE,
-        "    row = TASK_BY_NUMBER.run(conn, user_id=user_id, number=number).first()\n    if row is None:\n"
+        "    row = (await TASK_BY_NUMBER.run(conn, user_id=user_id, number=number)).first()\n    if row is None:\n"
         "        raise task_not_found(number)",
-        "    row = TASK_BY_NUMBER.run(conn, user_id=user_id, number=number).first()\n    if row is None:\n"
-        "        if conn.exec_driver_sql('select 1 from tasks where number = %(n)s', {'n': number}).first():\n"
+        "    row = (await TASK_BY_NUMBER.run(conn, user_id=user_id, number=number)).first()\n    if row is None:\n"
+        "        if await (await conn.execute('select 1 from tasks where number = %(n)s', {'n': number})).fetchone():\n"
         "            raise NotFound(f'Task {number} does not exist. Call list_tasks to see the task numbers. ')\n"
         "        raise task_not_found(number)",
         [ISO + "test_task_numbers_of_another_user_answer_exactly_like_missing_ones"],
@@ -388,9 +388,9 @@ MUTANTS = [
     Mutant(
         "delete answers from a stale read",
         STORE,
-        "    row = DELETE_TASK.run(conn, user_id=user_id, number=number).first()\n",
-        "    row = TASK_BY_NUMBER.run(conn, user_id=user_id, number=number).first()\n"
-        "    DELETE_TASK.run(conn, user_id=user_id, number=number)\n",
+        "    row = (await DELETE_TASK.run(conn, user_id=user_id, number=number)).first()\n",
+        "    row = (await TASK_BY_NUMBER.run(conn, user_id=user_id, number=number)).first()\n"
+        "    await DELETE_TASK.run(conn, user_id=user_id, number=number)\n",
         [CON + "test_racing_changes_to_one_task_leave_it_consistent"],
     ),
     Mutant(
@@ -420,8 +420,8 @@ MUTANTS = [
     Mutant(
         "recent messages newest first",
         TOOLS,
-        "store.recent_messages(conn, conversation_id, recent) if recent",
-        "store.recent_messages(conn, conversation_id, recent)[::-1] if recent",
+        "await store.recent_messages(conn, conversation_id, recent) if recent",
+        "(await store.recent_messages(conn, conversation_id, recent))[::-1] if recent",
         [KEYS, PROP + "[append_messages]"],
     ),
     # The fixes of a13a3a3, undone one at a time: their regression tests must fail
