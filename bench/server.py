@@ -1,7 +1,7 @@
 """The MCP server's own cost per tool call, measured with a load generator that costs far less than the server.
 
-`python -m bench.server` starts a real PostgreSQL and `python -m mcp_server` (MCP_WORKERS=1, or 2 with
-`--workers 1,2`) and drives it with bench/server_load/loadgen.mjs: N closed-loop workers in one Node process
+`python -m bench.server` starts a real PostgreSQL and `python -m mcp_server`, in each way `--servers` names, and
+drives each in turn with bench/server_load/loadgen.mjs: N closed-loop workers in one Node process
 (node: built-ins only), each its own user on its own keep-alive connection, sending exactly what the page's
 client (app/client.py) sends: the headers and `_meta` are built here from its constants and handed over as
 JSON. Every answer is checked (HTTP 200, the request's id, a result that is not isError, a task or a task list
@@ -26,8 +26,17 @@ load generator: uvicorn and Starlette, no MCP, no auth, no database) and the raw
 through psycopg directly, an asyncio client in this process: its calls/s are this client's, its Postgres CPU per
 call is the database's floor).
 
+A way of serving is `[DIR][:wN][:rN]`: the checkout DIR (default: this one; another is how "before" figures are
+taken in the same run), MCP_WORKERS=N (default 1), N replicas (default 1: separate server processes side by side,
+each with its own pool, the connections spread over them as a Kubernetes Service would). Every way runs at the same
+time on the same Postgres and is loaded in turn, point by point (tool x connections x way), so that a slower
+stretch of a noisy machine falls on all of them alike; `--rounds N` runs every point N times, interleaved, and
+prints the medians.
+
     python -m bench.server [--tools list_tasks,add_task] [--connections 1,10,100] [--duration 20] [--warmup 3]
-                           [--workers 1] [--floor-duration 3]
+                           [--servers .] [--rounds 1] [--floor-duration 3]
+    python -m bench.server --servers /tmp/before,.          # the same points, from another checkout and this one
+    python -m bench.server --servers .:w1,.:w2,.:r2         # one process, MCP_WORKERS=2, two replicas
 """
 
 import argparse
@@ -36,6 +45,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,8 +69,8 @@ from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN as TOKEN
 from bench.common import code_version
 from bench.load.cpu import process_table
+from bench.load.floors import ADD_SQL, LIST_SQL
 from bench.stats import percentile
-from bench.tool_latency import ADD_SQL, LIST_SQL
 from contract.tools import ADD_TASK, LIST_TASKS
 from devtools.postgres import LocalPostgres
 from devtools.servers import McpProcess
@@ -79,24 +89,75 @@ LIST_SEED = 20  # tasks each list_tasks user adds first: list_tasks {"limit": 20
 
 
 @dataclass(frozen=True)
+class Way:
+    """One way of serving the tools (see the top): a checkout, MCP_WORKERS, replicas."""
+
+    root: Path
+    workers: int = 1
+    replicas: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Way":
+        """`[DIR][:wN][:rN]`, e.g. `.`, `.:w2`, `/tmp/before:r2`."""
+        folder, *options = text.split(":")
+        root = Path(folder or ".").resolve()
+        if not (root / "mcp_server" / "__main__.py").is_file():
+            raise ValueError(f"{folder or '.'} is not a checkout of this project (no mcp_server/__main__.py)")
+        counts = {"w": 1, "r": 1}
+        for option in options:
+            if option[:1] not in counts or not option[1:].isdigit() or int(option[1:]) < 1:
+                raise ValueError(f"{option!r} in {text!r}: write wN (MCP_WORKERS) or rN (replicas), N >= 1")
+            counts[option[0]] = int(option[1:])
+        return cls(root, counts["w"], counts["r"])
+
+    @property
+    def label(self) -> str:
+        where = "this checkout" if self.root == ROOT else str(self.root)
+        return f"{where}, {self.workers} worker(s) x {self.replicas} replica(s)"
+
+
+@dataclass
+class Served:
+    way: Way
+    urls: list[str]
+    pids: list[int]  # each replica's main process (its workers are its children)
+
+
+@dataclass(frozen=True)
 class Stack:
     database_url: str
-    mcp_url: str
-    server_pid: int
     postmaster_pid: int
+    served: list[Served]
 
 
 @contextlib.contextmanager
-def server_stack(workers: int) -> Iterator[Stack]:
-    """bench.common.running_stack, with the pids whose CPU this benchmark reads."""
-    with tempfile.TemporaryDirectory(prefix="todo-bench-") as folder, LocalPostgres(Path(folder) / "pg") as pg:
+def server_stack(ways: list[Way]) -> Iterator[Stack]:
+    """A PostgreSQL and, on it, every way's server processes, started together."""
+    with (
+        tempfile.TemporaryDirectory(prefix="todo-bench-") as folder,
+        LocalPostgres(Path(folder) / "pg") as pg,
+        contextlib.ExitStack() as processes,
+    ):
         db = Database(sqlalchemy_url(pg.url))
         upgrade(db.engine)
         db.dispose()
-        with McpProcess(pg.url, service_token=TOKEN, own_output=True, MCP_WORKERS=str(workers)) as server:
-            assert server.process is not None
-            postmaster = int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-            yield Stack(pg.url, server.url, server.process.pid, postmaster)
+        replicas = {
+            way: [
+                McpProcess(pg.url, service_token=TOKEN, own_output=True, root=way.root, MCP_WORKERS=str(way.workers))
+                for _ in range(way.replicas)
+            ]
+            for way in ways
+        }
+        for process in (p for group in replicas.values() for p in group):
+            processes.enter_context(contextlib.closing(process.launch()))
+        for process in (p for group in replicas.values() for p in group):
+            process.wait_ready()
+        served = [
+            Served(way, [p.url for p in group], [p.process.pid for p in group if p.process is not None])
+            for way, group in replicas.items()
+        ]
+        postmaster = int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        yield Stack(pg.url, postmaster, served)
 
 
 def tree_cpu(table: dict[int, tuple[int, float, float]], root: int) -> float:
@@ -137,12 +198,12 @@ class Sampler:
         assert row is not None
         return int(row[0])
 
-    def sample(self) -> Sample:
+    def sample(self, server_pids: list[int]) -> Sample:
         table = process_table()
         at = time.perf_counter()
         return Sample(
             at,
-            tree_cpu(table, self.stack.server_pid),
+            sum(tree_cpu(table, pid) for pid in server_pids),
             tree_cpu(table, self.stack.postmaster_pid),
             self.sessions(),
         )
@@ -202,11 +263,11 @@ def tool_headers(name: str) -> dict[str, str]:
 
 
 def loadgen_config(
-    url: str, tool: str, connections: int, duration: float, warmup: float, user_prefix: str, seed: int = 0
+    urls: list[str], tool: str, connections: int, duration: float, warmup: float, user_prefix: str, seed: int = 0
 ) -> dict[str, Any]:
     """loadgen.mjs's argument (see the top of that file)."""
     return {
-        "url": url,
+        "urls": urls,
         "tool": tool,
         "connections": connections,
         "duration": duration,
@@ -268,15 +329,17 @@ def failures(report: dict[str, Any]) -> str | None:
     return f"{report['tool']} at {report['connections']} connection(s): {report['errors']} failed answers\n{samples}"
 
 
-def load_point(sampler: Sampler, name: str, tool: str, connections: int, duration: float, warmup: float) -> Point:
+def load_point(
+    sampler: Sampler, name: str, served: Served, tool: str, connections: int, duration: float, warmup: float
+) -> Point:
     samples: list[Sample] = []
     seed = LIST_SEED if tool == LIST_TASKS else 0
     prefix = f"bench-{tool}-{connections}-{uuid.uuid4().hex[:8]}"
-    config = loadgen_config(sampler.stack.mcp_url, tool, connections, duration, warmup, prefix, seed)
+    config = loadgen_config(served.urls, tool, connections, duration, warmup, prefix, seed)
     timeout = warmup + duration + 120 + seed * connections / 50
 
     def take() -> None:
-        samples.append(sampler.sample())
+        samples.append(sampler.sample(served.pids))
 
     report = run_loadgen(config, take, take, timeout)
     if len(samples) != 2:
@@ -344,13 +407,13 @@ async def sql_floor(sampler: Sampler, tool: str, connections: int, duration: flo
         running = asyncio.gather(*(worker(i, conn) for i, conn in enumerate(conns)))
         await all_seeded.wait()
         await asyncio.sleep(warmup)
-        before = sampler.sample()  # blocks the loop: no call completes while it reads
+        before = sampler.sample([])  # blocks the loop: no call completes while it reads
         client_before = time.process_time()
         phase = "measure"
         await asyncio.sleep(duration)
         phase = "stop"
         client_cpu = time.process_time() - client_before
-        after = sampler.sample()
+        after = sampler.sample([])
         await running
     finally:
         for conn in conns:
@@ -377,20 +440,58 @@ async def sql_floor(sampler: Sampler, tool: str, connections: int, duration: flo
 # The run
 
 
-def run(args: argparse.Namespace, workers: int) -> list[Point]:
+def medians(points: list[Point]) -> list[Point]:
+    """One point per name and connections: the median of each figure over its rounds (calls, errors and new
+    sessions summed), in the order first seen."""
+    groups: dict[tuple[str, int], list[Point]] = {}
+    for point in points:
+        groups.setdefault((point.name, point.connections), []).append(point)
+
+    merged = []
+    for group in groups.values():
+        first = group[0]
+        servers = [p.server_ms for p in group if p.server_ms is not None]
+        merged.append(
+            Point(
+                name=first.name,
+                connections=first.connections,
+                calls=sum(p.calls for p in group),
+                errors=sum(p.errors for p in group),
+                per_second=statistics.median([p.per_second for p in group]),
+                p50=statistics.median([p.p50 for p in group]),
+                p95=statistics.median([p.p95 for p in group]),
+                p99=statistics.median([p.p99 for p in group]),
+                server_ms=statistics.median(servers) if servers else None,
+                postgres_ms=statistics.median([p.postgres_ms for p in group]),
+                client_ms=statistics.median([p.client_ms for p in group]),
+                new_sessions=sum(p.new_sessions for p in group),
+                problem="; ".join(p.problem for p in group if p.problem is not None) or None,
+            )
+        )
+    return merged
+
+
+def run(args: argparse.Namespace, ways: list[Way]) -> list[Point]:
     tools = [x for x in args.tools.split(",") if x]
     levels = [int(x) for x in args.connections.split(",")]
     floor_warmup = min(args.warmup, 1.0)
     points: list[Point] = []
-    with server_stack(workers) as stack:
+    with server_stack(ways) as stack:
         sampler = Sampler(stack)
         try:
-            for tool in tools:
-                for connections in levels:
-                    points.append(load_point(sampler, f"tool {tool}", tool, connections, args.duration, args.warmup))
+            rounds: list[Point] = []
+            for _ in range(args.rounds):
+                for tool in tools:
+                    for connections in levels:
+                        for served in stack.served:
+                            name = f"tool {tool}" + (f" ({served.way.label})" if len(ways) > 1 else "")
+                            point = load_point(sampler, name, served, tool, connections, args.duration, args.warmup)
+                            rounds.append(point)
+            points += medians(rounds)
+            first = stack.served[0]
             for connections in levels:
                 point = load_point(
-                    sampler, "HTTP floor GET /healthz", HEALTHZ, connections, args.floor_duration, floor_warmup
+                    sampler, "HTTP floor GET /healthz", first, HEALTHZ, connections, args.floor_duration, floor_warmup
                 )
                 points.append(point)
             for tool in tools:
@@ -399,11 +500,12 @@ def run(args: argparse.Namespace, workers: int) -> list[Point]:
         finally:
             sampler.close()
     print(
-        f"\n### The MCP server under loadgen.mjs: {workers} server process(es); machine: {os.cpu_count()} cores; "
+        f"\n### The MCP server under loadgen.mjs: {'; '.join(way.label for way in ways)}; machine: {os.cpu_count()} cores; "
         f"commit {code_version('mcp_server', 'contract')}; node {subprocess.run([node(), '--version'], capture_output=True, text=True).stdout.strip()}"
     )
     print(
-        f"tools {args.duration:g} s measured after {args.warmup:g} s warm-up; floors {args.floor_duration:g} s after "
+        f"tools {args.duration:g} s measured after {args.warmup:g} s warm-up, {args.rounds} round(s) (medians; calls, errors "
+        f"and new sessions summed); floors {args.floor_duration:g} s after "
         f"{floor_warmup:g} s; list_tasks users hold {LIST_SEED} tasks. Client CPU: loadgen.mjs's own, or for the SQL "
         "floor this Python process's (psycopg, asyncio).\n"
     )
@@ -419,15 +521,18 @@ def main() -> None:
     parser.add_argument("--connections", default="1,10,100", help="concurrent connections per point, comma-separated")
     parser.add_argument("--duration", type=float, default=20, help="seconds measured per tool point")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before each tool point")
-    parser.add_argument("--workers", default="1", help="server processes (MCP_WORKERS) to compare, e.g. 1,2")
+    parser.add_argument("--servers", default=".", help="ways of serving to compare, e.g. /tmp/before,. or .:w2,.:r2")
     parser.add_argument("--floor-duration", type=float, default=3, help="seconds measured per floor point")
+    parser.add_argument("--rounds", type=int, default=1, help="times each tool point runs (interleaved); medians")
     args = parser.parse_args()
     unknown = [x for x in args.tools.split(",") if x not in TOOLS]
     if unknown:
         parser.error(f"unknown tool(s) {unknown}: choose from {', '.join(TOOLS)}")
-    problems: list[str] = []
-    for workers in (int(x) for x in args.workers.split(",")):
-        problems += [f"{workers} worker(s), {p.problem}" for p in run(args, workers) if p.problem is not None]
+    try:
+        ways = [Way.parse(x) for x in args.servers.split(",") if x]
+    except ValueError as exc:
+        parser.error(str(exc))
+    problems = [f"{p.name}: {p.problem}" for p in run(args, ways) if p.problem is not None]
     if problems:
         print("\nERRORS: answers failed their check:\n" + "\n".join(problems), file=sys.stderr)
         sys.exit(1)

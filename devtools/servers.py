@@ -62,6 +62,7 @@ class McpProcess:
 
     The server knows the page's service token by its SHA-256 only, as in production: pass `service_token`, or
     one is made (`.service_token`). `env` adds to or overrides the server's environment (MCP_WORKERS=2, ...).
+    `root` is the checkout it runs from (bench.server compares two).
     Its output goes to a temporary file (`log()`), or to this process's own with `own_output=True`.
     """
 
@@ -73,9 +74,11 @@ class McpProcess:
         service_token: str | None = None,
         command: list[str] | None = None,
         own_output: bool = False,
+        root: Path = ROOT,
         **env: str,
     ):
         self.database_url = database_url
+        self.root = root
         self.port = port or free_port()
         self.service_token = service_token or secrets.token_urlsafe(32)
         self.command = command or [sys.executable, "-m", "mcp_server"]
@@ -109,7 +112,7 @@ class McpProcess:
             **self.env,
         }
         output = {"stdout": self._log, "stderr": subprocess.STDOUT} if self._log is not None else {}
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, **output)  # type: ignore[call-overload]
+        self.process = subprocess.Popen(self.command, cwd=self.root, env=env, **output)  # type: ignore[call-overload]
         return self
 
     def wait_ready(self, timeout: float = 40) -> "McpProcess":

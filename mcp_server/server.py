@@ -1,5 +1,6 @@
 """The MCP server and its HTTP app: tools on /mcp behind a bearer token, health and readiness beside it."""
 
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -37,7 +38,13 @@ from mcp_server.observability import RequestIdMiddleware, metrics_response, obse
 from mcp_server.oidc import JwtVerifier
 from mcp_server.settings import Settings
 from mcp_server.tools import register_conversation_tools, register_task_tools, register_token_tools
-from mcp_server.workarounds import keep_text_as_text, refuse_unknown_arguments, registered_tool, tool_refusal
+from mcp_server.workarounds import (
+    check_headers_only_where_declared,
+    keep_text_as_text,
+    refuse_unknown_arguments,
+    registered_tool,
+    tool_refusal,
+)
 
 log = logging.getLogger(__name__)
 NAME_SHOWN = 40  # an unknown argument's name is quoted back at most this long
@@ -136,6 +143,7 @@ def build_server(db: Database, settings: Settings, authenticator: Authenticator)
     register_token_tools(mcp, db, authenticator)
     refuse_unknown_arguments(mcp)
     keep_text_as_text(mcp)
+    check_headers_only_where_declared(mcp)
 
     @mcp.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> Response:
@@ -212,6 +220,10 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        # What is loaded by now (modules, schemas, compiled statements) lives as long as the process: kept out of
+        # the garbage collector's full passes, which would otherwise walk it again and again under load.
+        gc.collect()
+        gc.freeze()
         async with inner_lifespan(app) as state:
             yield state
         if verifier is not None:

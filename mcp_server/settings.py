@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         le=200,
-        description="Database connections per server process, and the tool calls it runs at once (one setting)",
+        description="Database connections per server process, kept open; more concurrent calls wait for one",
     )
     db_connect_timeout: int = Field(default=3, ge=1, le=60, description="Seconds to wait for a connection")
     log_level: LogLevel = "INFO"

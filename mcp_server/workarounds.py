@@ -14,6 +14,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool as RegisteredTool
+from mcp.shared.inbound import x_mcp_header_map
 from pydantic import ConfigDict
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -73,6 +74,24 @@ def keep_text_as_text(mcp: MCPServer[Any]) -> None:
             return {key: data[key] if key in text else value for key, value in decode(data).items()}
 
         object.__setattr__(metadata, "pre_parse_json", pre_parse)
+
+
+def check_headers_only_where_declared(mcp: MCPServer[Any]) -> None:
+    """On every tools/call the SDK compares the request's Mcp-Param-* headers with its arguments, walking the
+    tool's whole input schema twice (shared/inbound.py: validate_mcp_param_headers) to find the properties
+    annotated `x-mcp-header` (no upstream issue: the walk is per call by design). A schema without such
+    annotations has nothing to compare, and the SDK answers "nothing to check" when the schema lookup it asks
+    gives None. So the lookup gives each annotated tool's schema and None for the others, found once here: the
+    same verdicts without the walk (server CPU per call at 10 connections, one bench.server run, medians of 4
+    rounds: list_tasks 1.97 -> 1.70 ms, add_task 1.77 -> 1.44 ms)."""
+    server = mcp._lowlevel_server
+    lookup = server.get_tool_input_schema
+    declared = {tool.name for tool in registered_tools(mcp) if x_mcp_header_map(tool.parameters)}
+
+    def annotated_schema(name: str) -> Any:
+        return lookup(name) if lookup is not None and name in declared else None
+
+    server.get_tool_input_schema = annotated_schema
 
 
 def tool_refusal(name: str, error: ToolError) -> ToolError | None:

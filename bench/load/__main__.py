@@ -11,11 +11,11 @@ from typing import Any
 import bench.load
 from bench.common import code_version, running_stack
 from bench.load import ROOT
+from bench.load.floors import OPERATIONS, sql_round, tool_round
 from bench.load.measure import Point, measure
 from bench.load.plot import PLOTS, plot
 from bench.load.processes import Stack
 from bench.load.report import floor_report, point_report, saturation_report, targets_report
-from bench.tool_latency import OPERATIONS, sql_round, tool_round
 
 
 def main() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bench.load.floors import OPERATIONS
 from bench.load.measure import Point
 from bench.load.workload import WORKLOAD_TOOLS
 from bench.stats import HEADER, Summary, summarize
-from bench.tool_latency import OPERATIONS
 
 
 def point_report(title: str, point: Point) -> None:
@@ -50,7 +50,7 @@ def saturation_report(points: list[Point], limit_ms: float, think_mean: float) -
         )
 
 
-Round = tuple[dict[str, list[float]], int, float]  # (seconds by tool, errors, wall seconds): bench.tool_latency's
+Round = tuple[dict[str, list[float]], int, float]  # (seconds by tool, errors, wall seconds): bench.load.floors'
 
 
 def _all(name: str, measured: Round) -> Summary:

@@ -9,7 +9,8 @@
 //
 // The config (one JSON object on argv[2]; bench/server.py builds it from the page's client, app/client.py, so
 // the headers and _meta have one source of truth):
-//   url          the MCP endpoint, e.g. "http://127.0.0.1:8000/mcp"; the healthz tool GETs /healthz beside it
+//   urls         the MCP endpoints, e.g. ["http://127.0.0.1:8000/mcp"]; worker i calls urls[i % urls.length] (one
+//                per replica); the healthz tool GETs /healthz beside it
 //   connections  N closed-loop workers, each on its own keep-alive connection, each its own user
 //   duration     seconds measured, after the warm-up
 //   warmup       seconds run before measuring (not counted)
@@ -72,16 +73,22 @@ if (tool !== "healthz" && !(needed && config.meta)) {
   fail("a tool needs headers (for add_task and the tool), user_header, user_prefix and meta");
 }
 
-const target = new URL(config.url);
-const host = target.hostname.replace(/^\[|\]$/g, "");
-const port = Number(target.port || 80);
-const hostHeader = `Host: ${target.host}\r\n`;
+if (!Array.isArray(config.urls) || config.urls.length === 0) fail("urls must be a non-empty list of MCP endpoints");
+const targets = config.urls.map((url) => {
+  const target = new URL(url);
+  return {
+    target,
+    host: target.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(target.port || 80),
+    hostHeader: `Host: ${target.host}\r\n`,
+  };
+});
 
 // Requests: every byte fixed in advance but the id (add_task's title carries the same number) and the
 // Content-Length that follows from it. Written as latin1, so every fixed byte must be ASCII (checked).
 const ID = "\u0001"; // where the id goes: JSON.stringify escapes a control character, so no other is raw
 const metaJson = JSON.stringify(config.meta ?? {});
-function headBlock(name, user) {
+function headBlock(name, user, { target, hostHeader }) {
   const lines = Object.entries(config.headers[name]).map(([key, value]) => `${key}: ${value}\r\n`);
   const path = `${target.pathname}${target.search}`;
   const head = `POST ${path} HTTP/1.1\r\n${hostHeader}${lines.join("")}${config.user_header}: ${user}\r\n`;
@@ -104,7 +111,9 @@ function postRequest(head, name, id) {
   const { pieces, fixedLength, ids } = BODIES[name];
   return `${head}Content-Length: ${fixedLength + ids * n.length}\r\n\r\n${pieces.join(n)}`;
 }
-const healthzRequest = `GET ${new URL("/healthz", target).pathname} HTTP/1.1\r\n${hostHeader}\r\n`;
+function healthzRequest({ target, hostHeader }) {
+  return `GET ${new URL("/healthz", target).pathname} HTTP/1.1\r\n${hostHeader}\r\n`;
+}
 
 // Latencies of the measured window, in ms; grown by doubling (rarely: 2^16 first).
 let latencies = new Float64Array(1 << 16);
@@ -238,6 +247,8 @@ class ResponseReader {
 class Worker {
   constructor(index) {
     this.index = index;
+    this.endpoint = targets[index % targets.length];
+    this.healthz = healthzRequest(this.endpoint);
     this.nextId = 0;
     this.lastTask = 0;
     this.seedLeft = seed;
@@ -247,8 +258,8 @@ class Worker {
     this.reader = new ResponseReader();
     if (tool !== "healthz") {
       const user = `${config.user_prefix}-${index}`;
-      this.addHead = headBlock("add_task", user);
-      this.toolHead = headBlock(tool, user);
+      this.addHead = headBlock("add_task", user, this.endpoint);
+      this.toolHead = headBlock(tool, user, this.endpoint);
     }
     this.next = this.next.bind(this);
     this.onData = this.onData.bind(this);
@@ -256,7 +267,7 @@ class Worker {
   }
 
   connect() {
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port, noDelay: true });
     const mine = (handler) => (value) => this.socket === socket && handler(value); // not a dropped socket's
     socket.on("data", mine(this.onData));
     socket.on("error", mine(this.onGone));
@@ -284,7 +295,7 @@ class Worker {
     let request;
     if (name === "healthz") {
       this.id = 0;
-      request = healthzRequest;
+      request = this.healthz;
     } else {
       this.id = ++this.nextId;
       request = postRequest(seeding ? this.addHead : this.toolHead, name, this.id);

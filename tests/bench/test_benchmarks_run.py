@@ -10,11 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 SMALLEST = {
-    "bench.tool_latency": ["--levels", "1,2", "--calls", "40", "--workers", "1"],
     "bench.turn_overhead": ["--turns", "5"],
     "bench.caller_cost": ["--calls", "40", "--alone", "200"],
     "bench.page": ["--sizes", "0,8", "--repeats", "1"],
-    "bench.server": ["--connections", "1,2", "--duration", "2", "--warmup", "1", "--floor-duration", "1"],
+    "bench.server": [
+        "--connections", "1,2", "--duration", "2", "--warmup", "1", "--floor-duration", "1", "--servers", ".,.:w2:r2",
+    ],
     "bench.load": [
         "--users", "2", "--duration", "3", "--think", "1", "--skip", "slow,curve",
         "--single-turns", "5", "--floor-calls", "40",

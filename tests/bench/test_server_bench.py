@@ -6,13 +6,14 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN
-from bench.server import failures, loadgen_config, run_loadgen
+from bench.server import ROOT, Way, failures, loadgen_config, run_loadgen
 from tests.support import serving_http
 
 
@@ -72,7 +73,7 @@ def stand_in() -> Iterator[tuple[str, type[StandIn]]]:
 
 
 def run(url: str, tool: str) -> dict[str, Any]:
-    config = loadgen_config(url, tool, connections=2, duration=1, warmup=0, user_prefix="test")
+    config = loadgen_config([url], tool, connections=2, duration=1, warmup=0, user_prefix="test")
     return run_loadgen(config, timeout=60)  # waits for the load generator to exit
 
 
@@ -110,3 +111,14 @@ def test_right_answers_pass_and_carry_what_the_page_sends(stand_in: tuple[str, t
     body = handler.first["body"]
     assert body["method"] == "tools/call" and body["params"]["_meta"] == REQUEST_META
     assert body["params"]["arguments"] == {"title": f"task {body['id']}", "priority": "high", "tags": ["bench"]}
+
+
+def test_a_way_of_serving_is_read_from_its_text_and_a_wrong_one_says_what_to_write(tmp_path: Path) -> None:
+    assert Way.parse(".:w2:r3") == Way(ROOT, workers=2, replicas=3)
+    assert Way.parse(str(ROOT)) == Way(ROOT)
+    with pytest.raises(ValueError, match="write wN"):
+        Way.parse(".:x2")
+    with pytest.raises(ValueError, match="write wN"):
+        Way.parse(".:w0")
+    with pytest.raises(ValueError, match="not a checkout"):
+        Way.parse(str(tmp_path))

@@ -10,6 +10,7 @@ import uvicorn
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import x_mcp_header_map
 from mcp.types import INVALID_PARAMS
 from pydantic import Field, ValidationError
 
@@ -100,3 +101,32 @@ def test_uvicorn_still_binds_its_own_listening_socket_without_ipproto_tcp() -> N
         assert sock.proto != socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_header_checks_stay_for_a_tool_that_declares_a_header_and_go_for_one_that_declares_none() -> None:
+    mcp = plain_server()
+
+    @mcp.tool()
+    def route(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+        return region
+
+    workarounds.check_headers_only_where_declared(mcp)
+    lookup = mcp._lowlevel_server.get_tool_input_schema
+    assert lookup is not None
+    assert lookup("route") == workarounds.registered_tool(mcp, "route").parameters  # type: ignore[union-attr]
+    assert lookup("rename") is None
+    assert lookup("no such tool") is None
+
+
+def test_no_tool_of_this_server_declares_a_header_so_its_calls_skip_no_check() -> None:
+    from mcp_server.auth import Authenticator
+    from mcp_server.db import Database
+    from mcp_server.server import build_server
+    from mcp_server.settings import Settings
+
+    settings = Settings.model_validate(
+        {"database_url": "postgresql://nowhere/todo", "mcp_service_token_sha256": "0" * 64}
+    )
+    db = Database(settings.sqlalchemy_url)
+    mcp = build_server(db, settings, Authenticator(settings.mcp_service_token_sha256, db))
+    assert [t.name for t in workarounds.registered_tools(mcp) if x_mcp_header_map(t.parameters)] == []

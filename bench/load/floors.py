@@ -1,13 +1,10 @@
-"""Tool-call latency over HTTP + Postgres at 1, 10 and 100 concurrent clients, beside the raw SQL floor.
-
-Starts a real PostgreSQL and `python -m mcp_server` as its own process, then each client (its own user, named
-with the page's service token in X-Todo-User; all sharing one pool of keep-alive connections) runs add_task, list_tasks, complete_task in turn. The floor runs the same statements
-with psycopg directly, at the same concurrency, in the same run.
+"""The floors bench.load reports beside its chat figures, and bench.server beside its tool points: tool calls from
+a thin Python client over HTTP (`tool_round`: each client its own user, named with the page's service token in
+X-Todo-User, running add_task, list_tasks, complete_task in turn), and the same statements through psycopg
+directly (`sql_round`, and the SQL below).
 """
 
-import argparse
 import asyncio
-import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -18,8 +15,6 @@ from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_
 
 from app.client import PROTOCOL_VERSION, REQUEST_META, USER_HEADER
 from bench.common import SERVICE_TOKEN as TOKEN
-from bench.common import running_stack
-from bench.stats import HEADER, Summary, summarize
 from contract.tools import ADD_TASK, COMPLETE_TASK, LIST_TASKS
 
 OPERATIONS = (ADD_TASK, LIST_TASKS, COMPLETE_TASK)
@@ -122,45 +117,3 @@ async def sql_round(dsn: str, clients: int, rounds: int) -> tuple[dict[str, list
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(clients)))
     return latencies, 0, time.perf_counter() - started
-
-
-def report(title: str, summaries: list[Summary]) -> None:
-    print(f"\n{title}\n{HEADER}")
-    for summary in summaries:
-        print(summary.row())
-
-
-async def run(levels: list[int], calls_per_level: int, workers: int) -> None:
-    with running_stack(workers) as (database_url, base):
-        await tool_round(f"{base}/mcp", 4, 10)  # warm-up: imports, pool, plans
-        print(
-            f"\nTool-call latency: MCP over HTTP + Postgres vs raw SQL "
-            f"({workers} server process(es), machine: {os.cpu_count()} cores)"
-        )
-        for clients in levels:
-            rounds = max(1, calls_per_level // (clients * len(OPERATIONS)))
-            tools, tool_errors, tool_wall = await tool_round(f"{base}/mcp", clients, rounds)
-            sql, _, sql_wall = await sql_round(database_url, clients, rounds)
-            all_tools = [x for name in OPERATIONS for x in tools[name]]
-            all_sql = [x for name in OPERATIONS for x in sql[name]]
-            tool_rows = [summarize(f"tool {n}", tools[n], 0, tool_wall) for n in OPERATIONS]
-            tool_rows.append(summarize("tool, all", all_tools, tool_errors, tool_wall))
-            sql_rows = [summarize(f"SQL floor {n}", sql[n], 0, sql_wall) for n in OPERATIONS]
-            sql_rows.append(summarize("SQL floor, all", all_sql, 0, sql_wall))
-            report(f"### {clients} concurrent client(s), {rounds} rounds each", tool_rows + sql_rows)
-            ratio = tool_rows[-1].p50 / sql_rows[-1].p50
-            print(f"p50 ratio tool / SQL floor: {ratio:.1f}x")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", default="1,10,100", help="concurrent clients per level, comma-separated")
-    parser.add_argument("--calls", type=int, default=3000, help="tool calls per level")
-    parser.add_argument("--workers", default="1,2", help="server processes to compare, comma-separated")
-    args = parser.parse_args()
-    for workers in (int(x) for x in args.workers.split(",")):
-        asyncio.run(run([int(x) for x in args.levels.split(",")], args.calls, workers))
-
-
-if __name__ == "__main__":
-    main()
