@@ -313,7 +313,17 @@ def test_screenshot_of_a_few_turns_for_the_readme(pages: Pages, demo_app: Stream
     # At a phone's width the panel is under the chat, and one tap away from the top of the page.
     page.set_viewport_size({"width": 420, "height": 800})
     expect(sidebar).not_to_be_in_viewport()  # Streamlit closes it at this width
-    page.locator("main.stMain").evaluate("main => main.scrollTo(0, 0)")  # reading from the conversation's start
+    # Reading from the conversation's start, once the narrow layout has settled (the page reflows after the resize,
+    # which can move the scroll): the panel's heading is below the fold there, the link to it in view.
+    page.wait_for_function(
+        """() => {
+            const main = document.querySelector("main.stMain");
+            main.scrollTo(0, 0);
+            const heading = [...main.querySelectorAll("h3")].find((h) => h.textContent.trim() === "Your tasks");
+            return heading !== undefined && main.scrollTop === 0 && heading.getBoundingClientRect().top >= innerHeight;
+        }""",
+        polling=100,
+    )
     expect(to_tasks).to_be_in_viewport()
     expect(heading).not_to_be_in_viewport()
     page.screenshot(path=str(ARTIFACTS / "screenshot-narrow.png"), animations="disabled")
