@@ -15,6 +15,10 @@ from mcp.types import INVALID_PARAMS
 from pydantic import Field, ValidationError
 
 from mcp_server import workarounds
+from mcp_server.auth import Authenticator
+from mcp_server.db import Database
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -119,11 +123,6 @@ def test_header_checks_stay_for_a_tool_that_declares_a_header_and_go_for_one_tha
 
 
 def test_no_tool_of_this_server_declares_a_header_so_its_calls_skip_no_check() -> None:
-    from mcp_server.auth import Authenticator
-    from mcp_server.db import Database
-    from mcp_server.server import build_server
-    from mcp_server.settings import Settings
-
     settings = Settings.model_validate(
         {"database_url": "postgresql://nowhere/todo", "mcp_service_token_sha256": "0" * 64}
     )
